@@ -1,0 +1,5 @@
+//! The CPU reference: one plain function per GPU kernel, mirroring its shader line for line
+//! (same chunking, same names), multithreaded with rayon. It validates the shaders and serves
+//! machines without a GPU.
+
+pub mod masked_moments;

@@ -1,0 +1,361 @@
+//! The wgpu side: one [`GpuContext`] owns the instance's chosen adapter, the device, the queue and
+//! every compute pipeline (compiled once, at open). Kernels record into a command encoder that the
+//! caller submits, so long runs go in few submits; only small results are read back.
+
+use std::sync::mpsc;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use wgpu::util::DeviceExt;
+
+use super::cpu::masked_moments::WORKGROUP_SIZE;
+use super::{DeviceChoice, DeviceRequest, Moments};
+use crate::volume::{Mask, Volume};
+
+const MASKED_MOMENTS_WGSL: &str = include_str!("../../../shaders/masked_moments.wgsl");
+
+/// Workgroups one dispatch dimension may hold under WebGPU's limits on every adapter we target.
+const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
+
+/// What `alloyfit devices` shows of an adapter.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub max_buffer_size: u64,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Whether `--device auto` would use it (hardware adapters only).
+    pub hardware: bool,
+}
+
+fn instance() -> wgpu::Instance {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    // Vulkan, Metal and DX12: the GL backend adds nothing for compute and is noisy when headless.
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        descriptor.backends = wgpu::Backends::PRIMARY;
+    }
+    wgpu::Instance::new(descriptor)
+}
+
+fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
+    matches!(
+        info.device_type,
+        wgpu::DeviceType::DiscreteGpu
+            | wgpu::DeviceType::IntegratedGpu
+            | wgpu::DeviceType::VirtualGpu
+    )
+}
+
+/// Preference order: discrete, integrated, virtual, then software adapters.
+fn rank(info: &wgpu::AdapterInfo) -> u8 {
+    match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+fn summarize(adapter: &wgpu::Adapter) -> AdapterSummary {
+    let info = adapter.get_info();
+    let limits = adapter.limits();
+    AdapterSummary {
+        hardware: is_hardware(&info),
+        name: info.name,
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: info.driver,
+        driver_info: info.driver_info,
+        max_buffer_size: limits.max_buffer_size,
+        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+        max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+    }
+}
+
+/// Every adapter wgpu finds, best first.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    sorted_adapters().iter().map(summarize).collect()
+}
+
+fn sorted_adapters() -> Vec<wgpu::Adapter> {
+    let mut adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
+    adapters.sort_by_key(|a| rank(&a.get_info()));
+    adapters
+}
+
+/// The device, queue and compiled pipelines of one adapter.
+pub struct GpuContext {
+    summary: AdapterSummary,
+    limits: wgpu::Limits,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    masked_moments: wgpu::ComputePipeline,
+}
+
+/// A volume's samples on the device.
+pub struct GpuVolume {
+    buffer: wgpu::Buffer,
+    voxel_count: u32,
+}
+
+/// A mask on the device, one bit per voxel.
+pub struct GpuMask {
+    buffer: wgpu::Buffer,
+    voxel_count: u32,
+}
+
+impl GpuContext {
+    /// Opens the adapter `request` asks for; `None` means: use the CPU path.
+    pub fn open(request: &DeviceRequest) -> Result<Option<GpuContext>> {
+        if request.choice == DeviceChoice::Cpu {
+            return Ok(None);
+        }
+        let adapters = sorted_adapters();
+        let wanted = |adapter: &&wgpu::Adapter| {
+            request.adapter.as_ref().is_none_or(|filter| {
+                adapter
+                    .get_info()
+                    .name
+                    .to_lowercase()
+                    .contains(&filter.to_lowercase())
+            })
+        };
+        // Naming an adapter is a request for it, software or not; otherwise auto wants hardware.
+        let chosen = adapters.iter().filter(wanted).find(|adapter| {
+            request.choice == DeviceChoice::Gpu
+                || request.adapter.is_some()
+                || is_hardware(&adapter.get_info())
+        });
+        match (chosen, request.choice) {
+            (Some(adapter), _) => Self::from_adapter(adapter).map(Some),
+            (None, DeviceChoice::Auto) => Ok(None),
+            (None, _) => {
+                let found: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+                match &request.adapter {
+                    Some(filter) => bail!(
+                        "no GPU adapter matches '{filter}'; adapters found: [{}] (see `alloyfit devices`)",
+                        found.join(", ")
+                    ),
+                    None => bail!(
+                        "no GPU adapter found; install a driver (for a software GPU on Debian/Ubuntu: \
+                         apt-get install mesa-vulkan-drivers) or use --device cpu"
+                    ),
+                }
+            }
+        }
+    }
+
+    fn from_adapter(adapter: &wgpu::Adapter) -> Result<GpuContext> {
+        let summary = summarize(adapter);
+        // The adapter's own limits: WebGPU's defaults cap a storage binding at 128 MiB, a 320³ volume.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("alloyfit"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .with_context(|| format!("cannot open a device on adapter {}", summary.name))?;
+        let masked_moments = compile(&device, "masked_moments", MASKED_MOMENTS_WGSL)?;
+        Ok(GpuContext {
+            summary,
+            limits,
+            device,
+            queue,
+            masked_moments,
+        })
+    }
+
+    /// Adapter name and backend, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)`.
+    pub fn describe(&self) -> String {
+        format!("{} ({})", self.summary.name, self.summary.backend)
+    }
+
+    pub fn summary(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    /// Refuses a buffer the device cannot hold, naming the size and the limit.
+    fn check_fits(&self, what: &str, bytes: u64) -> Result<()> {
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if bytes > limit {
+            bail!(
+                "{what} needs {bytes} bytes ({:.1} MiB) on the GPU but adapter {} allows at most {limit} bytes ({:.1} MiB) per buffer; use --device cpu or a coarser voxel size",
+                bytes as f64 / 1048576.0,
+                self.summary.name,
+                limit as f64 / 1048576.0
+            );
+        }
+        Ok(())
+    }
+
+    fn voxel_count(what: &str, len: usize) -> Result<u32> {
+        u32::try_from(len)
+            .with_context(|| format!("{what} has {len} voxels; the GPU path indexes at most 2^32"))
+    }
+
+    /// Copies a volume to the device.
+    pub fn upload_volume(&self, volume: &Volume) -> Result<GpuVolume> {
+        let samples = volume.as_slice();
+        let voxel_count = Self::voxel_count("volume", samples.len())?;
+        self.check_fits("volume", std::mem::size_of_val(samples) as u64)?;
+        let buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("volume"),
+                contents: bytemuck::cast_slice(samples),
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            });
+        Ok(GpuVolume {
+            buffer,
+            voxel_count,
+        })
+    }
+
+    /// Copies a mask to the device as bits.
+    pub fn upload_mask(&self, mask: &Mask) -> Result<GpuMask> {
+        let voxel_count = Self::voxel_count("mask", mask.data().len())?;
+        let bits = mask.to_bits();
+        let buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("mask bits"),
+                contents: bytemuck::cast_slice(&bits),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+        Ok(GpuMask {
+            buffer,
+            voxel_count,
+        })
+    }
+
+    /// Count, sum and sum of squares of `values` inside `mask`; reads back one partial per 256 voxels.
+    pub fn masked_moments(&self, values: &GpuVolume, mask: &GpuMask) -> Result<Moments> {
+        if values.voxel_count != mask.voxel_count {
+            bail!(
+                "volume has {} voxels but mask has {}",
+                values.voxel_count,
+                mask.voxel_count
+            );
+        }
+        let groups = values.voxel_count.div_ceil(WORKGROUP_SIZE as u32);
+        let groups_per_row = groups.min(MAX_GROUPS_PER_DIMENSION);
+        let rows = groups.div_ceil(groups_per_row);
+        let partial_bytes = u64::from(groups_per_row * rows) * 16;
+        let partials = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("moment partials"),
+            size: partial_bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let params = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("moment params"),
+                contents: bytemuck::cast_slice(&[values.voxel_count, groups_per_row]),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let bind_group = self.bind(
+            &self.masked_moments,
+            &[&values.buffer, &mask.buffer, &partials, &params],
+        );
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.masked_moments);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(groups_per_row, rows, 1);
+        }
+        let raw = self.read_back(encoder, &partials)?;
+        let vec4s: &[[f32; 4]] = bytemuck::cast_slice(&raw);
+        Ok(Moments::from_partials(
+            vec4s.iter().map(|p| [p[0], p[1], p[2]]),
+        ))
+    }
+
+    /// A bind group with `buffers` at bindings 0, 1, 2, … of group 0.
+    fn bind(&self, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                binding: binding as u32,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Submits `encoder` with a copy of `source` into a mappable buffer, waits, returns the bytes.
+    fn read_back(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        source: &wgpu::Buffer,
+    ) -> Result<Vec<u8>> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: source.size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_buffer_to_buffer(source, 0, &staging, 0, source.size());
+        self.queue.submit([encoder.finish()]);
+        let (sender, receiver) = mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            // The receiver outlives the poll below, so a failed send cannot happen.
+            let _ = sender.send(result);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .context("GPU device lost while waiting for results")?;
+        receiver
+            .recv()
+            .context("GPU readback never completed")?
+            .context("cannot map the GPU readback buffer")?;
+        let bytes = staging
+            .get_mapped_range(..)
+            .context("cannot read the mapped GPU buffer")?
+            .to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+}
+
+/// Compiles one WGSL compute shader (entry point `main`), turning validation errors into errors.
+fn compile(device: &wgpu::Device, label: &str, source: &str) -> Result<wgpu::ComputePipeline> {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    if let Some(error) = pollster::block_on(scope.pop()) {
+        bail!("shader {label}.wgsl failed to compile: {error}");
+    }
+    Ok(pipeline)
+}

@@ -1,0 +1,118 @@
+//! The heavy kernels behind one interface with two implementations (DESIGN.md §3): [`cpu`], the
+//! readable reference, and [`gpu`], wgpu + WGSL with the data kept on the device. This module owns
+//! the choice between them (`--device auto|gpu|cpu`, `--adapter`) and the small results that cross
+//! between host and device.
+
+pub mod cpu;
+pub mod gpu;
+
+use anyhow::Result;
+
+use crate::volume::{Mask, Volume, check_same_grid};
+
+/// Which backend the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// A hardware GPU if there is one, otherwise the CPU path.
+    #[default]
+    Auto,
+    /// Any GPU adapter, software ones (lavapipe) included; fail if there is none.
+    Gpu,
+    /// The CPU reference path.
+    Cpu,
+}
+
+/// The user's device request: the choice and an optional adapter-name filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceRequest {
+    pub choice: DeviceChoice,
+    /// Case-insensitive substring of the adapter name.
+    pub adapter: Option<String>,
+}
+
+/// The backend a run uses.
+pub enum Backend {
+    Cpu,
+    Gpu(Box<gpu::GpuContext>),
+}
+
+impl Backend {
+    /// Opens the backend that `request` asks for.
+    pub fn open(request: &DeviceRequest) -> Result<Backend> {
+        Ok(match gpu::GpuContext::open(request)? {
+            Some(context) => Backend::Gpu(Box::new(context)),
+            None => Backend::Cpu,
+        })
+    }
+
+    /// A short description for logs and reports, e.g. `gpu: NVIDIA H100 (Vulkan)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Cpu => format!("cpu: {} threads", rayon::current_num_threads()),
+            Backend::Gpu(context) => format!("gpu: {}", context.describe()),
+        }
+    }
+
+    /// Count, sum and sum of squares of `volume` inside `mask`.
+    pub fn masked_moments(&self, volume: &Volume, mask: &Mask) -> Result<Moments> {
+        check_same_grid("volume and mask", volume.grid(), mask.grid())?;
+        match self {
+            Backend::Cpu => Ok(cpu::masked_moments::masked_moments(
+                volume.as_slice(),
+                &mask.to_bits(),
+            )),
+            Backend::Gpu(context) => {
+                let values = context.upload_volume(volume)?;
+                let bits = context.upload_mask(mask)?;
+                context.masked_moments(&values, &bits)
+            }
+        }
+    }
+}
+
+/// Count, sum and sum of squares of masked voxels, accumulated in f64.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Moments {
+    pub count: f64,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+impl Moments {
+    /// Adds per-workgroup partials (count, sum, sum of squares) in f64.
+    pub fn from_partials(partials: impl IntoIterator<Item = [f32; 3]>) -> Moments {
+        partials
+            .into_iter()
+            .fold(Moments::default(), |acc, [count, sum, sum_sq]| Moments {
+                count: acc.count + f64::from(count),
+                sum: acc.sum + f64::from(sum),
+                sum_sq: acc.sum_sq + f64::from(sum_sq),
+            })
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count
+    }
+
+    /// Population standard deviation.
+    pub fn std(&self) -> f64 {
+        let mean = self.mean();
+        (self.sum_sq / self.count - mean * mean).max(0.0).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_refuse_a_mask_of_another_grid() {
+        let volume = Volume::zeros([2, 3, 4], 1.0).unwrap();
+        let mask = Mask::from_threshold(&Volume::zeros([2, 4, 3], 1.0).unwrap(), 0.5);
+        let error = Backend::Cpu.masked_moments(&volume, &mask).unwrap_err();
+        assert!(error.to_string().contains("shapes differ"), "{error}");
+        let finer = Mask::from_threshold(&Volume::zeros([2, 3, 4], 0.5).unwrap(), 0.5);
+        let error = Backend::Cpu.masked_moments(&volume, &finer).unwrap_err();
+        assert!(error.to_string().contains("voxel sizes differ"), "{error}");
+    }
+}

@@ -1,0 +1,187 @@
+//! Reading and writing volumes, tilt series and tilt angles.
+//!
+//! Formats are chosen by file extension: TIFF stacks (`.tif`, `.tiff`; one page per k-slice) and
+//! MRC2014 (`.mrc`, `.rec`, `.st`, `.ali`, `.map`; one section per k-slice). A tilt series uses the same
+//! files, one image per angle. Every reader checks sizes against the file before it allocates, and
+//! every writer writes to a temporary name beside the target and renames it when complete, so a
+//! crash never leaves a half-written file under the real name.
+
+mod mrc;
+mod tiff;
+pub mod tilts;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use ndarray::Array3;
+
+use crate::volume::Volume;
+
+/// The sample type a file stored its voxels in (they are always converted to f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleType {
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    F16,
+    F32,
+    F64,
+}
+
+impl SampleType {
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleType::I8 => "int8",
+            SampleType::U8 => "uint8",
+            SampleType::I16 => "int16",
+            SampleType::U16 => "uint16",
+            SampleType::I32 => "int32",
+            SampleType::U32 => "uint32",
+            SampleType::F16 => "float16",
+            SampleType::F32 => "float32",
+            SampleType::F64 => "float64",
+        }
+    }
+}
+
+/// A volume as read from a file: the samples, the voxel size if the file stores one, and the
+/// sample type it was stored in.
+#[derive(Debug, Clone)]
+pub struct VolumeFile {
+    pub data: Array3<f32>,
+    pub voxel_nm: Option<f64>,
+    pub sample_type: SampleType,
+}
+
+impl VolumeFile {
+    /// The volume with its voxel size: `voxel_override_nm` if given, else the file's.
+    pub fn into_volume(self, path: &Path, voxel_override_nm: Option<f64>) -> Result<Volume> {
+        let voxel_nm = voxel_override_nm.or(self.voxel_nm).with_context(|| {
+            format!(
+                "{}: the file stores no voxel size; pass it with --voxel-nm",
+                path.display()
+            )
+        })?;
+        Volume::new(self.data, voxel_nm).with_context(|| format!("{}", path.display()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Tiff,
+    Mrc,
+}
+
+fn format_of(path: &Path) -> Result<Format> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("tif" | "tiff") => Ok(Format::Tiff),
+        Some("mrc" | "rec" | "st" | "ali" | "map") => Ok(Format::Mrc),
+        _ => bail!(
+            "{}: unknown volume format; use a TIFF stack (.tif, .tiff) or MRC (.mrc, .rec, .st, .ali, .map)",
+            path.display()
+        ),
+    }
+}
+
+/// Reads a volume or tilt series, choosing the format by extension.
+pub fn read_volume(path: &Path) -> Result<VolumeFile> {
+    let format = format_of(path)?;
+    let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let file_len = file
+        .metadata()
+        .with_context(|| format!("{}: cannot read file size", path.display()))?
+        .len();
+    let read = match format {
+        Format::Tiff => tiff::read(file),
+        Format::Mrc => mrc::read(file, file_len),
+    };
+    read.with_context(|| format!("{}: cannot read volume", path.display()))
+}
+
+/// Whether an existing output may be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    Refuse,
+    Allow,
+}
+
+/// Writes a volume as 32-bit float with its voxel size, choosing the format by extension.
+pub fn write_volume(path: &Path, volume: &Volume, overwrite: Overwrite) -> Result<()> {
+    let format = format_of(path)?;
+    write_atomically(path, overwrite, |out| match format {
+        Format::Tiff => tiff::write(out, volume),
+        Format::Mrc => mrc::write(out, volume),
+    })
+}
+
+/// Refuses to touch `path` if it exists and `overwrite` is [`Overwrite::Refuse`].
+pub fn check_writable(path: &Path, overwrite: Overwrite) -> Result<()> {
+    if overwrite == Overwrite::Refuse && path.exists() {
+        bail!(
+            "{}: already exists; pass --force to overwrite it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `write` on a temporary file beside `path` and renames it to `path` once complete.
+pub fn write_atomically(
+    path: &Path,
+    overwrite: Overwrite,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    check_writable(path, overwrite)?;
+    let temp = temporary_path(path)?;
+    let result = (|| {
+        let file =
+            File::create(&temp).with_context(|| format!("{}: cannot create", temp.display()))?;
+        let mut out = BufWriter::new(file);
+        write(&mut out)?;
+        out.flush()?;
+        out.get_ref().sync_all()?;
+        Ok::<_, anyhow::Error>(())
+    })();
+    match result {
+        Ok(()) => std::fs::rename(&temp, path)
+            .with_context(|| format!("cannot rename {} to {}", temp.display(), path.display())),
+        Err(error) => {
+            // The temporary file holds a partial write that nobody can use.
+            let _ = std::fs::remove_file(&temp);
+            Err(error.context(format!("{}: cannot write", path.display())))
+        }
+    }
+}
+
+/// `dir/.name.partial-<pid>`: hidden, in the same directory so the rename cannot cross file systems.
+fn temporary_path(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{}: not a file name", path.display()))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".partial-{}", std::process::id()));
+    Ok(path.with_file_name(temp_name))
+}
+
+/// Shape `[k, i, j]` from a file's dimensions, refusing sizes that overflow memory arithmetic.
+fn checked_shape(pages: u64, rows: u64, columns: u64) -> Result<[usize; 3]> {
+    let total = pages
+        .checked_mul(rows)
+        .and_then(|n| n.checked_mul(columns))
+        .filter(|&n| n <= isize::MAX as u64 / 4)
+        .with_context(|| format!("absurd size {pages} x {rows} x {columns}"))?;
+    if total == 0 {
+        bail!("empty volume ({pages} x {rows} x {columns})");
+    }
+    Ok([pages as usize, rows as usize, columns as usize])
+}

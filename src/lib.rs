@@ -1,0 +1,13 @@
+//! alloyfit measures how fast Au and Ag inter-diffuse inside one nanoparticle, from in-situ
+//! electron-tomography reconstructions (see DESIGN.md for the method).
+//!
+//! Data flows one way: [`io`] → [`phantom`] (and, later, quantification) → physics kernels on a
+//! [`backend`] → fit → report. The binary in `main.rs` is a thin command-line layer over this crate.
+
+pub mod backend;
+pub mod io;
+pub mod phantom;
+pub mod stats;
+pub mod volume;
+
+pub use volume::{Mask, Volume, VolumeError};

@@ -1,0 +1,172 @@
+//! The `alloyfit` binary as a user runs it: real files in temporary folders, what it prints, and
+//! how it fails.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn alloyfit(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_alloyfit"))
+        .args(args)
+        .current_dir(dir)
+        .env("ALLOYFIT_SKIP_GPU_TESTS", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs a command that must fail and returns its error output.
+fn failure(args: &[&str], dir: &Path) -> String {
+    let output = alloyfit(args, dir);
+    assert!(
+        !output.status.success(),
+        "{args:?} succeeded: {}",
+        stdout(&output)
+    );
+    stderr(&output)
+}
+
+#[test]
+fn phantom_writes_volume_and_mask_that_info_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = alloyfit(
+        &[
+            "phantom",
+            "NR1",
+            "--voxel-nm",
+            "1",
+            "--out",
+            "nr1.mrc",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("target") && text.contains("nr1_mask.mrc"),
+        "{text}"
+    );
+
+    let info = alloyfit(&["info", "nr1.mrc", "--json"], dir.path());
+    assert!(info.status.success(), "{}", stderr(&info));
+    let json: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(json["voxel_nm"], 1.0);
+    assert_eq!(json["sample_type"], "float32");
+    assert_eq!(json["min"], 0.0);
+    let mask = alloyfit(&["info", "nr1_mask.mrc", "--json"], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&mask.stdout).unwrap();
+    assert_eq!(json["max"], 1.0);
+}
+
+#[test]
+fn phantom_json_reports_achieved_and_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = alloyfit(
+        &[
+            "phantom",
+            "custom",
+            "--shell",
+            "cube:edge=20",
+            "--core",
+            "sphere:diameter=12",
+            "--out",
+            "c.tif",
+            "--json",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let achieved = json["achieved"]["volume_nm3"].as_f64().unwrap();
+    assert!((achieved / 8000.0 - 1.0).abs() < 0.02, "{json}");
+    assert_eq!(json["target_volume_nm3"], 8000.0);
+}
+
+#[test]
+fn existing_outputs_are_kept_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nr1.tif"), b"precious").unwrap();
+    let args = ["phantom", "NR1", "--out", "nr1.tif", "--device", "cpu"];
+    let error = failure(&args, dir.path());
+    assert!(
+        error.contains("nr1.tif") && error.contains("--force"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("nr1.tif")).unwrap(),
+        b"precious"
+    );
+    assert!(!dir.path().join("nr1_mask.tif").exists());
+
+    let forced = alloyfit(&[&args[..], &["--force"]].concat(), dir.path());
+    assert!(forced.status.success(), "{}", stderr(&forced));
+}
+
+#[test]
+fn bad_input_fails_with_a_message_that_names_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["phantom", "NC9", "--out", "x.tif"],
+            &["unknown particle 'NC9'", "NC1"],
+        ),
+        (
+            &["phantom", "NC1", "--voxel-nm", "-1", "--out", "x.tif"],
+            &["voxel size", "-1"],
+        ),
+        (
+            &[
+                "phantom",
+                "custom",
+                "--shell",
+                "cube:edge=20",
+                "--out",
+                "x.tif",
+            ],
+            &["--shell and --core"],
+        ),
+        (
+            &[
+                "phantom",
+                "custom",
+                "--shell",
+                "cube:side=20",
+                "--core",
+                "sphere:diameter=5",
+                "--out",
+                "x.tif",
+            ],
+            &["--shell", "no parameter 'side'"],
+        ),
+        (
+            &["phantom", "NC1", "--out", "x.raw"],
+            &["x.raw", "unknown volume format"],
+        ),
+        (&["info", "missing.mrc"], &["missing.mrc", "cannot open"]),
+        (
+            &["devices", "--device", "gpu", "--adapter", "no-such-adapter"],
+            &["no-such-adapter"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let error = failure(args, dir.path());
+        for text in *expected {
+            assert!(
+                error.contains(text),
+                "{args:?}: '{text}' missing from: {error}"
+            );
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "failed runs left files: {left:?}");
+}
