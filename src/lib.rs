@@ -5,6 +5,7 @@
 //! [`backend`] → fit → report. The binary in `main.rs` is a thin command-line layer over this crate.
 
 pub mod backend;
+pub mod diffusion;
 pub mod io;
 pub mod phantom;
 pub mod stats;

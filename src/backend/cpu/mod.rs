@@ -2,4 +2,5 @@
 //! (same chunking, same names), multithreaded with rayon. It validates the shaders and serves
 //! machines without a GPU.
 
+pub mod diffusion;
 pub mod masked_moments;

@@ -13,6 +13,13 @@ use super::{DeviceChoice, DeviceRequest, Moments};
 use crate::volume::{Mask, Volume};
 
 const MASKED_MOMENTS_WGSL: &str = include_str!("../../../shaders/masked_moments.wgsl");
+const DIFFUSION_WGSL: &str = include_str!("../../../shaders/diffusion.wgsl");
+
+/// Voxels of a row per diffusion workgroup (the shader's `workgroup_size`).
+const DIFFUSION_ROW_GROUP: u32 = 64;
+/// Diffusion steps recorded per submit: enough to amortise a submit, few enough that the driver's
+/// command buffers stay small and a watchdog never sees one long submission.
+const STEPS_PER_SUBMIT: u64 = 256;
 
 /// Workgroups one dispatch dimension may hold under WebGPU's limits on every adapter we target.
 const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
@@ -97,6 +104,7 @@ pub struct GpuContext {
     device: wgpu::Device,
     queue: wgpu::Queue,
     masked_moments: wgpu::ComputePipeline,
+    diffusion: wgpu::ComputePipeline,
 }
 
 /// A volume's samples on the device.
@@ -166,12 +174,14 @@ impl GpuContext {
         }))
         .with_context(|| format!("cannot open a device on adapter {}", summary.name))?;
         let masked_moments = compile(&device, "masked_moments", MASKED_MOMENTS_WGSL)?;
+        let diffusion = compile(&device, "diffusion", DIFFUSION_WGSL)?;
         Ok(GpuContext {
             summary,
             limits,
             device,
             queue,
             masked_moments,
+            diffusion,
         })
     }
 
@@ -208,7 +218,11 @@ impl GpuContext {
 
     /// Copies a volume to the device.
     pub fn upload_volume(&self, volume: &Volume) -> Result<GpuVolume> {
-        let samples = volume.as_slice();
+        self.upload_samples(volume.as_slice())
+    }
+
+    /// Copies samples in memory order to the device.
+    pub fn upload_samples(&self, samples: &[f32]) -> Result<GpuVolume> {
         let voxel_count = Self::voxel_count("volume", samples.len())?;
         self.check_fits("volume", std::mem::size_of_val(samples) as u64)?;
         let buffer = self
@@ -226,15 +240,91 @@ impl GpuContext {
         })
     }
 
+    /// Copies a volume's samples back from the device.
+    pub fn download(&self, volume: &GpuVolume) -> Result<Vec<f32>> {
+        let encoder = self.device.create_command_encoder(&Default::default());
+        let bytes = self.read_back(encoder, &volume.buffer)?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Copies `from` into `to` on the device.
+    pub fn copy(&self, from: &GpuVolume, to: &GpuVolume) -> Result<()> {
+        if from.voxel_count != to.voxel_count {
+            bail!(
+                "cannot copy {} voxels into {}",
+                from.voxel_count,
+                to.voxel_count
+            );
+        }
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&from.buffer, 0, &to.buffer, 0, from.buffer.size());
+        self.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+
+    /// Runs `steps` diffusion steps ping-ponging between `a` (the input) and `b`, in batches of
+    /// [`STEPS_PER_SUBMIT`] per submit. Returns true when the result ended in `b` (odd `steps`).
+    pub fn diffusion_steps(
+        &self,
+        shape: [usize; 3],
+        beta: f32,
+        a: &GpuVolume,
+        b: &GpuVolume,
+        steps: u64,
+    ) -> Result<bool> {
+        let [n_k, n_i, n_j] = shape.map(|n| n as u32);
+        if a.voxel_count != n_k * n_i * n_j || b.voxel_count != a.voxel_count {
+            bail!("diffusion fields do not match the grid {shape:?}");
+        }
+        let groups = [n_j.div_ceil(DIFFUSION_ROW_GROUP), n_i, n_k];
+        let max_groups = self.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max_groups) {
+            bail!(
+                "grid {shape:?} needs {groups:?} workgroups; adapter {} allows {max_groups} per dimension",
+                self.summary.name
+            );
+        }
+        let params = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("diffusion params"),
+                contents: bytemuck::cast_slice(&[n_k, n_i, n_j, beta.to_bits()]),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let forward = self.bind(&self.diffusion, &[&a.buffer, &b.buffer, &params]);
+        let backward = self.bind(&self.diffusion, &[&b.buffer, &a.buffer, &params]);
+        let mut done = 0;
+        while done < steps {
+            let batch = (steps - done).min(STEPS_PER_SUBMIT);
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.diffusion);
+                for step in done..done + batch {
+                    let bind_group = if step % 2 == 0 { &forward } else { &backward };
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                }
+            }
+            self.queue.submit([encoder.finish()]);
+            done += batch;
+        }
+        Ok(steps % 2 == 1)
+    }
+
     /// Copies a mask to the device as bits.
     pub fn upload_mask(&self, mask: &Mask) -> Result<GpuMask> {
-        let voxel_count = Self::voxel_count("mask", mask.data().len())?;
-        let bits = mask.to_bits();
+        self.upload_bits(&mask.to_bits(), mask.data().len())
+    }
+
+    /// Copies mask bits (as [`Mask::to_bits`]) of `voxels` voxels to the device.
+    pub fn upload_bits(&self, bits: &[u32], voxels: usize) -> Result<GpuMask> {
+        let voxel_count = Self::voxel_count("mask", voxels)?;
         let buffer = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("mask bits"),
-                contents: bytemuck::cast_slice(&bits),
+                contents: bytemuck::cast_slice(bits),
                 usage: wgpu::BufferUsages::STORAGE,
             });
         Ok(GpuMask {
