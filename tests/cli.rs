@@ -170,3 +170,108 @@ fn bad_input_fails_with_a_message_that_names_the_problem() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "failed runs left files: {left:?}");
 }
+
+#[test]
+fn simulate_writes_a_volume_per_time_and_a_csv_that_conserves_au() {
+    let dir = tempfile::tempdir().unwrap();
+    let phantom = alloyfit(
+        &[
+            "phantom",
+            "NR1",
+            "--voxel-nm",
+            "1",
+            "--out",
+            "nr1.tif",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    assert!(phantom.status.success(), "{}", stderr(&phantom));
+    let args = [
+        "simulate", "--input", "nr1.tif", "--d", "1e-19", "--times", "0,30,120", "--out", "sim",
+        "--device", "cpu",
+    ];
+    let output = alloyfit(&args, dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let csv = std::fs::read_to_string(dir.path().join("sim/simulation.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|line| {
+            line.split(',')
+                .take(4)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1][1], 3.0, "tau = D·t = 1e-19 m²/s · 30 s = 3 nm²");
+    for row in &rows {
+        assert!(
+            (row[2] / rows[0][2] - 1.0).abs() < 1e-6,
+            "Au not conserved: {csv}"
+        );
+    }
+    assert!(
+        rows[0][3] == 0.0 && rows[1][3] > 0.0 && rows[2][3] > rows[1][3],
+        "{csv}"
+    );
+    for t in ["0", "30", "120"] {
+        assert!(dir.path().join(format!("sim/c_t{t}s.tif")).exists());
+    }
+    // A second run refuses to replace the results; nothing partial is left beside them.
+    let error = failure(&args, dir.path());
+    assert!(
+        error.contains("sim") && error.contains("--force"),
+        "{error}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["nr1.tif", "nr1_mask.tif", "sim"]);
+}
+
+#[test]
+fn simulate_refuses_bad_physics_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let phantom = alloyfit(
+        &[
+            "phantom",
+            "NR1",
+            "--voxel-nm",
+            "2",
+            "--out",
+            "p.tif",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    assert!(phantom.status.success(), "{}", stderr(&phantom));
+    let base = [
+        "simulate", "--input", "p.tif", "--out", "sim", "--device", "cpu",
+    ];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--d", "1e-19", "--beta", "0.2"], "1/6"),
+        (&["--d", "-1e-19"], "--d must be a positive"),
+        (
+            &["--d", "1e-19", "--times", "0,30,15"],
+            "--times must increase",
+        ),
+        (
+            &["--d", "1e-19", "--mask", "missing_mask.tif"],
+            "missing_mask.tif",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let error = failure(&[&base[..], extra].concat(), dir.path());
+        assert!(error.contains(expected), "{extra:?}: {error}");
+        assert!(
+            !dir.path().join("sim").exists(),
+            "{extra:?} left an output folder"
+        );
+    }
+}

@@ -61,7 +61,11 @@ fn mass_is_conserved_and_nothing_leaks_from_a_sphere_over_10000_steps() {
             .unwrap();
         let moments = trajectory.snapshot_moments().unwrap();
         let drift = (moments.sum / start.sum - 1.0).abs();
-        assert!(drift < 1e-6, "step {}: relative drift {drift:e}", 1000 * checkpoint);
+        assert!(
+            drift < 1e-6,
+            "step {}: relative drift {drift:e}",
+            1000 * checkpoint
+        );
         let volume = trajectory.snapshot_volume().unwrap();
         for (&c, &inside) in volume.data().iter().zip(mask.data()) {
             if inside {
@@ -116,7 +120,10 @@ fn a_cosine_mode_decays_at_the_discrete_eigenvalue_rate() {
         .sum();
     let expected = amplitude * (1.0 - BETA_DEFAULT * eigenvalue).powi(steps as i32);
     let relative = (measured / expected - 1.0).abs();
-    assert!(relative < 1e-4, "amplitude {measured} vs {expected}: {relative:e}");
+    assert!(
+        relative < 1e-4,
+        "amplitude {measured} vs {expected}: {relative:e}"
+    );
 }
 
 /// erfc to 1.2e-7 (Numerical Recipes' Chebyshev fit), since std has no erf.
@@ -199,7 +206,10 @@ fn step_plans_land_exactly_and_beta_above_a_sixth_is_refused() {
     let plan = StepPlan::new(0.15 * 3.0, 0.15, 1.0);
     assert_eq!((plan.full_steps, plan.partial_beta), (3, None));
     let error = check_beta(0.2).unwrap_err().to_string();
-    assert!(error.contains("1/6") && error.contains("unstable"), "{error}");
+    assert!(
+        error.contains("1/6") && error.contains("unstable"),
+        "{error}"
+    );
     assert!(check_beta(1.0 / 6.0).is_ok());
 }
 

@@ -4,6 +4,7 @@
 mod devices;
 mod info;
 mod phantom;
+mod simulate;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -27,6 +28,8 @@ enum Command {
     Info(info::Args),
     /// Make a synthetic core-shell particle: Au-fraction volume and mask.
     Phantom(phantom::Args),
+    /// Diffuse an initial composition with a given D; one volume per time and a CSV.
+    Simulate(simulate::Args),
     /// List the GPU adapters alloyfit can use, with the limits that matter.
     Devices(devices::Args),
 }
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Phantom(args) => phantom::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Devices(args) => devices::run(&args),
     }
 }

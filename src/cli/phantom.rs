@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long)]
     core: Option<String>,
     /// Voxel size in nm.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     voxel_nm: f64,
     /// Empty voxels between the particle and the grid's sides in every tilted view.
     #[arg(long, default_value_t = PhantomOptions::default().pad_voxels)]

@@ -27,6 +27,8 @@ use crate::volume::{Mask, Volume, check_same_grid};
 pub const BETA_MAX: f64 = 1.0 / 6.0;
 /// DESIGN.md §4.1's default β.
 pub const BETA_DEFAULT: f64 = 0.15;
+/// Steps between progress reports (and GPU submits issued by one call).
+const STEPS_PER_REPORT: u64 = 256;
 /// nm² per m²: tau = D·t comes in m² and is used in nm².
 pub const NM2_PER_M2: f64 = 1e18;
 
@@ -199,15 +201,34 @@ impl<'a> Trajectory<'a> {
 
     /// Advances to `tau_nm2` (not below the last snapshot's) and makes the snapshot there.
     pub fn advance_to(&mut self, tau_nm2: f64) -> Result<()> {
+        self.advance_to_reporting(tau_nm2, &mut |_| {})
+    }
+
+    /// Full steps (beyond those already done) needed to reach `tau_nm2`, for progress bars.
+    pub fn steps_to(&self, tau_nm2: f64) -> u64 {
+        StepPlan::new(tau_nm2, self.beta, self.voxel_nm)
+            .full_steps
+            .saturating_sub(self.full_steps_done)
+    }
+
+    /// [`Self::advance_to`], calling `report(steps)` as batches of steps complete.
+    pub fn advance_to_reporting(
+        &mut self,
+        tau_nm2: f64,
+        report: &mut dyn FnMut(u64),
+    ) -> Result<()> {
         ensure!(
             tau_nm2.is_finite() && tau_nm2 >= self.snapshot_tau_nm2,
             "taus must increase: asked for {tau_nm2} nm² after {} nm²",
             self.snapshot_tau_nm2
         );
         let plan = StepPlan::new(tau_nm2, self.beta, self.voxel_nm);
-        let steps = plan.full_steps - self.full_steps_done;
-        self.run_steps(steps)?;
-        self.full_steps_done = plan.full_steps;
+        while self.full_steps_done < plan.full_steps {
+            let batch = (plan.full_steps - self.full_steps_done).min(STEPS_PER_REPORT);
+            self.run_steps(batch)?;
+            self.full_steps_done += batch;
+            report(batch);
+        }
         let shape = self.crop.shape;
         match (&self.state, &mut self.snapshot, plan.partial_beta) {
             (Field::Cpu(state), Field::Cpu(snapshot), Some(beta)) => {

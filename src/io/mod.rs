@@ -162,6 +162,76 @@ pub fn write_atomically(
     }
 }
 
+/// An output folder filled under a temporary name beside its final one and renamed when complete,
+/// so that an interrupted run leaves no folder that looks finished.
+pub struct StagedDir {
+    staging: PathBuf,
+    target: PathBuf,
+    overwrite: Overwrite,
+}
+
+impl StagedDir {
+    /// Refuses an existing non-empty `target` unless `overwrite`, then creates the staging folder.
+    pub fn create(target: &Path, overwrite: Overwrite) -> Result<StagedDir> {
+        let occupied = target
+            .read_dir()
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(target.exists());
+        if occupied && overwrite == Overwrite::Refuse {
+            bail!(
+                "{}: already exists and is not empty; pass --force to replace it",
+                target.display()
+            );
+        }
+        let staging = temporary_path(target)?;
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("{}: cannot clear", staging.display()))?;
+        }
+        std::fs::create_dir_all(&staging)
+            .with_context(|| format!("{}: cannot create", staging.display()))?;
+        Ok(StagedDir {
+            staging,
+            target: target.to_owned(),
+            overwrite,
+        })
+    }
+
+    /// Where to write a file that will end up as `target/name`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.staging.join(name)
+    }
+
+    /// Renames the staging folder to the target, replacing an old target if allowed.
+    pub fn commit(self) -> Result<PathBuf> {
+        if self.target.exists() {
+            if self.overwrite == Overwrite::Refuse && self.target.read_dir()?.next().is_some() {
+                bail!(
+                    "{}: appeared while the run was writing",
+                    self.target.display()
+                );
+            }
+            std::fs::remove_dir_all(&self.target)
+                .with_context(|| format!("{}: cannot replace", self.target.display()))?;
+        }
+        std::fs::rename(&self.staging, &self.target).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.staging.display(),
+                self.target.display()
+            )
+        })?;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        // Still staged: the run failed, and a partial folder helps nobody.
+        let _ = std::fs::remove_dir_all(&self.staging);
+    }
+}
+
 /// `dir/.name.partial-<pid>`: hidden, in the same directory so the rename cannot cross file systems.
 fn temporary_path(path: &Path) -> Result<PathBuf> {
     let name = path

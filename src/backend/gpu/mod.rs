@@ -247,6 +247,14 @@ impl GpuContext {
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
+    /// Waits until every submitted command has finished (for timing and before handing back control).
+    pub fn finish(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .context("GPU device lost while waiting for work to finish")?;
+        Ok(())
+    }
+
     /// Copies `from` into `to` on the device.
     pub fn copy(&self, from: &GpuVolume, to: &GpuVolume) -> Result<()> {
         if from.voxel_count != to.voxel_count {

@@ -1,0 +1,256 @@
+//! `alloyfit simulate`: diffuse an initial composition with a given D and write one volume per
+//! time, plus a CSV with tau, the total Au (conservation check) and the diffusion-only alloying
+//! degree 1 − std_M(C_t)/std_M(C_0).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use alloyfit::backend::Backend;
+use alloyfit::diffusion::{BETA_DEFAULT, Trajectory, check_beta, prepare_mask, tau_nm2};
+use alloyfit::io::{Overwrite, StagedDir, read_volume, write_atomically, write_volume};
+use alloyfit::volume::Mask;
+
+use super::DeviceArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Initial Au fraction per voxel (e.g. from `alloyfit phantom`).
+    #[arg(long)]
+    input: PathBuf,
+    /// Particle mask (non-zero = inside); default: the input's `_mask` sibling if it exists.
+    #[arg(long)]
+    mask: Option<PathBuf>,
+    /// A mask that replaces the particle mask before the run; new voxels take the nearest value.
+    #[arg(long)]
+    reshaped_mask: Option<PathBuf>,
+    /// Interdiffusion coefficient D in m²/s (1e-19 m²/s = 0.1 nm²/s).
+    #[arg(long = "d", value_name = "M2_PER_S", allow_hyphen_values = true)]
+    d_m2s: f64,
+    /// Times in s, comma-separated and increasing.
+    #[arg(long, default_value = "0,15,30,45,60,90,120,180,300,600")]
+    times: String,
+    /// Δτ/h² per step: at most 1/6 (stability and the maximum principle).
+    #[arg(long, default_value_t = BETA_DEFAULT)]
+    beta: f64,
+    /// Voxel size in nm, if the input file stores none (or to override it).
+    #[arg(long)]
+    voxel_nm: Option<f64>,
+    /// Output folder: one volume per time and simulation.csv.
+    #[arg(long)]
+    out: PathBuf,
+    /// File format of the volumes written.
+    #[arg(long, value_enum, default_value_t = FormatArg::Tif)]
+    format: FormatArg,
+    /// Replace an existing, non-empty output folder.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Tif,
+    Mrc,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    t_s: f64,
+    tau_nm2: f64,
+    file: String,
+    /// Σ C over the mask × voxel volume: the Au volume in nm³, constant up to rounding.
+    total_au_nm3: f64,
+    /// 1 − std_M(C_t) / std_M(C_0).
+    alloying: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    out: PathBuf,
+    device: String,
+    voxels: usize,
+    dropped_voxels: usize,
+    steps: u64,
+    seconds: f64,
+    rows: Vec<Row>,
+}
+
+fn parse_times(text: &str) -> Result<Vec<f64>> {
+    let times: Vec<f64> = text
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<f64>()
+                .with_context(|| format!("--times: '{}' is not a number of seconds", t.trim()))
+        })
+        .collect::<Result<_>>()?;
+    ensure!(!times.is_empty(), "--times: no times given");
+    for pair in times.windows(2) {
+        ensure!(
+            pair[1] > pair[0],
+            "--times must increase: {} comes after {}",
+            pair[1],
+            pair[0]
+        );
+    }
+    ensure!(
+        times.iter().all(|t| t.is_finite() && *t >= 0.0),
+        "--times must be finite and not negative"
+    );
+    Ok(times)
+}
+
+fn read_mask(path: &Path, voxel_nm: Option<f64>) -> Result<Mask> {
+    let volume = read_volume(path)?.into_volume(path, voxel_nm)?;
+    ensure!(
+        volume.data().iter().all(|v| v.is_finite()),
+        "{}: the mask has NaN or infinite voxels",
+        path.display()
+    );
+    Ok(Mask::from_threshold(&volume, 0.0))
+}
+
+fn sibling_mask(input: &Path) -> Option<PathBuf> {
+    let stem = input.file_stem()?.to_string_lossy();
+    let ext = input.extension()?.to_string_lossy();
+    let candidate = input.with_file_name(format!("{stem}_mask.{ext}"));
+    candidate.exists().then_some(candidate)
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    ensure!(
+        args.d_m2s.is_finite() && args.d_m2s > 0.0,
+        "--d must be a positive diffusion coefficient in m²/s, got {}",
+        args.d_m2s
+    );
+    check_beta(args.beta).context("--beta")?;
+    let times = parse_times(&args.times)?;
+    let overwrite = if args.force {
+        Overwrite::Allow
+    } else {
+        Overwrite::Refuse
+    };
+    let staged = StagedDir::create(&args.out, overwrite)?;
+
+    let composition = read_volume(&args.input)?.into_volume(&args.input, args.voxel_nm)?;
+    let mask_path = match (&args.mask, sibling_mask(&args.input)) {
+        (Some(path), _) => path.clone(),
+        (None, Some(path)) => {
+            eprintln!("using mask {}", path.display());
+            path
+        }
+        (None, None) => bail!(
+            "{}: no mask given and no {}_mask file beside it; pass --mask",
+            args.input.display(),
+            args.input.file_stem().unwrap_or_default().to_string_lossy()
+        ),
+    };
+    let voxel_nm = Some(composition.voxel_nm());
+    let mask = read_mask(&mask_path, voxel_nm)?;
+    let reshaped = match &args.reshaped_mask {
+        Some(path) => Some(read_mask(path, voxel_nm)?),
+        None => None,
+    };
+    let prepared = prepare_mask(&composition, &mask, reshaped.as_ref())
+        .with_context(|| format!("{} with mask {}", args.input.display(), mask_path.display()))?;
+    if prepared.dropped_voxels > 0 {
+        eprintln!(
+            "warning: {} mask voxels lie outside the largest connected component and do not diffuse",
+            prepared.dropped_voxels
+        );
+    }
+
+    let backend = Backend::open(&args.device.request())?;
+    let started = Instant::now();
+    let mut trajectory =
+        Trajectory::new(&backend, &prepared.composition, &prepared.mask, args.beta)
+            .with_context(|| format!("{}", args.input.display()))?;
+    let last_tau = tau_nm2(args.d_m2s, *times.last().expect("times checked non-empty"));
+    let progress = ProgressBar::new(trajectory.steps_to(last_tau)).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {eta} left")
+            .expect("valid template"),
+    );
+    progress.set_message(format!("diffusing on {}", backend.describe()));
+    let ext = match args.format {
+        FormatArg::Tif => "tif",
+        FormatArg::Mrc => "mrc",
+    };
+    let voxel_volume_nm3 = composition.voxel_nm().powi(3);
+    let mut rows = Vec::with_capacity(times.len());
+    let mut initial_std = None;
+    for &t_s in &times {
+        let tau = tau_nm2(args.d_m2s, t_s);
+        trajectory.advance_to_reporting(tau, &mut |steps| progress.inc(steps))?;
+        let moments = trajectory.snapshot_moments()?;
+        let std0 = *initial_std.get_or_insert(moments.std());
+        let file = format!("c_t{t_s}s.{ext}");
+        write_volume(
+            &staged.path(&file),
+            &trajectory.snapshot_volume()?,
+            Overwrite::Refuse,
+        )?;
+        rows.push(Row {
+            t_s,
+            tau_nm2: tau,
+            file,
+            total_au_nm3: moments.sum * voxel_volume_nm3,
+            alloying: 1.0 - moments.std() / std0,
+        });
+    }
+    progress.finish_and_clear();
+    write_atomically(&staged.path("simulation.csv"), Overwrite::Refuse, |out| {
+        writeln!(out, "t_s,tau_nm2,total_au_nm3,alloying,file")?;
+        for r in &rows {
+            writeln!(
+                out,
+                "{},{},{},{},{}",
+                r.t_s, r.tau_nm2, r.total_au_nm3, r.alloying, r.file
+            )?;
+        }
+        Ok(())
+    })?;
+    let out = staged.commit()?;
+
+    let report = Report {
+        out,
+        device: backend.describe(),
+        voxels: prepared.mask.count(),
+        dropped_voxels: prepared.dropped_voxels,
+        steps: trajectory.full_steps_done(),
+        seconds: started.elapsed().as_secs_f64(),
+        rows,
+    };
+    if args.json {
+        return super::print_json(&report);
+    }
+    println!(
+        "{:>8} {:>10} {:>14} {:>9}",
+        "t (s)", "tau (nm²)", "Au (nm³)", "alloying"
+    );
+    for r in &report.rows {
+        println!(
+            "{:>8} {:>10.3} {:>14.3} {:>9.4}",
+            r.t_s, r.tau_nm2, r.total_au_nm3, r.alloying
+        );
+    }
+    println!(
+        "D = {:e} m²/s, {} voxels, {} steps in {:.2} s on {}; wrote {}",
+        args.d_m2s,
+        report.voxels,
+        report.steps,
+        report.seconds,
+        report.device,
+        report.out.display()
+    );
+    Ok(())
+}
