@@ -169,16 +169,7 @@ impl Mask {
             stack.push(seed);
             while let Some(n) = stack.pop() {
                 size += 1;
-                let (k, i, j) = (n / (n_i * n_j), n / n_j % n_i, n % n_j);
-                let neighbours = [
-                    (k > 0).then(|| n - n_i * n_j),
-                    (k + 1 < n_k).then(|| n + n_i * n_j),
-                    (i > 0).then(|| n - n_j),
-                    (i + 1 < n_i).then(|| n + n_j),
-                    (j > 0).then(|| n - 1),
-                    (j + 1 < n_j).then(|| n + 1),
-                ];
-                for m in neighbours.into_iter().flatten() {
+                for m in face_neighbours(n, [n_k, n_i, n_j]).into_iter().flatten() {
                     if inside[m] && label[m] == u32::MAX {
                         label[m] = id;
                         stack.push(m);
@@ -202,6 +193,21 @@ impl Mask {
             sizes,
         )
     }
+}
+
+/// The flat indices of the up to six voxels sharing a face with voxel `n` on a grid of `shape`
+/// (memory order, `[k][i][j]`); `None` beyond the grid's edge.
+pub fn face_neighbours(n: usize, shape: [usize; 3]) -> [Option<usize>; 6] {
+    let [n_k, n_i, n_j] = shape;
+    let (k, i, j) = (n / (n_i * n_j), n / n_j % n_i, n % n_j);
+    [
+        (k > 0).then(|| n - n_i * n_j),
+        (k + 1 < n_k).then(|| n + n_i * n_j),
+        (i > 0).then(|| n - n_j),
+        (i + 1 < n_i).then(|| n + n_j),
+        (j > 0).then(|| n - 1),
+        (j + 1 < n_j).then(|| n + 1),
+    ]
 }
 
 /// Relative tolerance for two voxel sizes to count as the same (files store them as f32 or as a

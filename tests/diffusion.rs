@@ -17,6 +17,21 @@ fn full_mask(shape: [usize; 3], voxel_nm: f64) -> Mask {
     Mask::new(Array3::from_elem(shape, true), voxel_nm).unwrap()
 }
 
+/// Diffuses `c0` in a fully masked box at 1 nm to `tau` on the CPU.
+fn diffuse_box(c0: Array3<f32>, tau: f64) -> Volume {
+    let shape = [c0.shape()[0], c0.shape()[1], c0.shape()[2]];
+    let backend = Backend::Cpu;
+    let mut trajectory = Trajectory::new(
+        &backend,
+        &Volume::new(c0, 1.0).unwrap(),
+        &full_mask(shape, 1.0),
+        BETA_DEFAULT,
+    )
+    .unwrap();
+    trajectory.advance_to(tau).unwrap();
+    trajectory.snapshot_volume().unwrap()
+}
+
 /// tau of `steps` full steps at the default β on a grid of `voxel_nm`.
 fn tau_of_steps(steps: u64, voxel_nm: f64) -> f64 {
     steps as f64 * BETA_DEFAULT * voxel_nm * voxel_nm
@@ -94,18 +109,9 @@ fn a_cosine_mode_decays_at_the_discrete_eigenvalue_rate() {
     });
     let amplitude = 0.2;
     let c0 = mode.mapv(|v| (0.5 + amplitude * v) as f32);
-    let backend = Backend::Cpu;
-    let mut trajectory = Trajectory::new(
-        &backend,
-        &Volume::new(c0, 1.0).unwrap(),
-        &full_mask(shape, 1.0),
-        BETA_DEFAULT,
-    )
-    .unwrap();
     // The mode keeps 35% of its amplitude: far above f32 rounding of values near 0.5.
     let steps = 60;
-    trajectory.advance_to(tau_of_steps(steps, 1.0)).unwrap();
-    let after = trajectory.snapshot_volume().unwrap();
+    let after = diffuse_box(c0, tau_of_steps(steps, 1.0));
     let measured = after
         .data()
         .iter()
@@ -148,17 +154,8 @@ fn a_step_between_half_boxes_follows_the_erf_solution() {
     let shape = [2, 2, 200];
     let interface = 100.0;
     let c0 = Array3::from_shape_fn(shape, |(_, _, j)| if j < 100 { 1.0f32 } else { 0.0 });
-    let backend = Backend::Cpu;
-    let mut trajectory = Trajectory::new(
-        &backend,
-        &Volume::new(c0, 1.0).unwrap(),
-        &full_mask(shape, 1.0),
-        BETA_DEFAULT,
-    )
-    .unwrap();
     let tau = 25.0;
-    trajectory.advance_to(tau).unwrap();
-    let after = trajectory.snapshot_volume().unwrap();
+    let after = diffuse_box(c0, tau);
     let mut worst: f64 = 0.0;
     // Away from the walls: 2√τ = 10 voxels, the walls are 100 voxels from the interface.
     for j in 50..150 {

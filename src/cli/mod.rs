@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use alloyfit::backend::{DeviceChoice, DeviceRequest};
+use alloyfit::io::Overwrite;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +72,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Phantom(args) => phantom::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Devices(args) => devices::run(&args),
+    }
+}
+
+/// `--force` as the library's overwrite policy.
+pub fn overwrite_policy(force: bool) -> Overwrite {
+    if force {
+        Overwrite::Allow
+    } else {
+        Overwrite::Refuse
     }
 }
 

@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use alloyfit::backend::Backend;
-use alloyfit::io::{Overwrite, check_writable, write_volume};
+use alloyfit::io::{check_writable, write_volume};
 use alloyfit::phantom::shapes::shape_usage;
 use alloyfit::phantom::{
     Achieved, LongAxis, Particle, PhantomOptions, Shape, find_particle, named_particles, voxelize,
@@ -151,11 +151,7 @@ pub fn run(args: &Args) -> Result<()> {
     if mask_out == *out {
         bail!("--mask-out and --out are the same file {}", out.display());
     }
-    let overwrite = if args.force {
-        Overwrite::Allow
-    } else {
-        Overwrite::Refuse
-    };
+    let overwrite = super::overwrite_policy(args.force);
     // Refuse before the work, not after it.
     check_writable(out, overwrite)?;
     check_writable(&mask_out, overwrite)?;

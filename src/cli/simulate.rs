@@ -135,11 +135,7 @@ pub fn run(args: &Args) -> Result<()> {
     );
     check_beta(args.beta).context("--beta")?;
     let times = parse_times(&args.times)?;
-    let overwrite = if args.force {
-        Overwrite::Allow
-    } else {
-        Overwrite::Refuse
-    };
+    let overwrite = super::overwrite_policy(args.force);
     let staged = StagedDir::create(&args.out, overwrite)?;
 
     let composition = read_volume(&args.input)?.into_volume(&args.input, args.voxel_nm)?;

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use anyhow::{Result, ensure};
 use ndarray::Array3;
 
-use crate::volume::{Mask, Volume, check_same_grid};
+use crate::volume::{Mask, Volume, check_same_grid, face_neighbours};
 
 /// The mask and initial composition a run starts from, with what preparing them changed.
 #[derive(Debug, Clone)]
@@ -80,16 +80,7 @@ fn fill_from_nearest(values: &Array3<f32>, old: &Array3<bool>, new: &Array3<bool
     let mut queue: VecDeque<usize> = (0..old.len()).filter(|&n| old[n]).collect();
     while let Some(n) = queue.pop_front() {
         let value = filled[n];
-        let (k, i, j) = (n / (n_i * n_j), n / n_j % n_i, n % n_j);
-        let neighbours = [
-            (k > 0).then(|| n - n_i * n_j),
-            (k + 1 < n_k).then(|| n + n_i * n_j),
-            (i > 0).then(|| n - n_j),
-            (i + 1 < n_i).then(|| n + n_j),
-            (j > 0).then(|| n - 1),
-            (j + 1 < n_j).then(|| n + 1),
-        ];
-        for m in neighbours.into_iter().flatten() {
+        for m in face_neighbours(n, [n_k, n_i, n_j]).into_iter().flatten() {
             if filled[m].is_none() {
                 filled[m] = value;
                 queue.push_back(m);
