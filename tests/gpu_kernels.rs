@@ -91,3 +91,24 @@ fn masked_moments_cpu_matches_a_plain_f64_sum() {
     assert!((moments.sum - sum).abs() < 1e-6 * sum);
     assert!((moments.sum_sq - sum_sq).abs() < 1e-6 * sum_sq);
 }
+
+#[test]
+fn a_buffer_over_the_adapter_limit_is_refused_with_size_and_limit() {
+    let Some(gpu) = common::gpu() else { return };
+    let summary = gpu.summary().clone();
+    let limit = summary
+        .max_storage_buffer_binding_size
+        .min(summary.max_buffer_size);
+    assert!(gpu.check_fits("volume", limit).is_ok());
+    let message = gpu.check_fits("volume", limit + 4).unwrap_err().to_string();
+    for expected in [
+        (limit + 4).to_string(),
+        limit.to_string(),
+        summary.name.clone(),
+    ] {
+        assert!(
+            message.contains(&expected),
+            "'{expected}' missing: {message}"
+        );
+    }
+}

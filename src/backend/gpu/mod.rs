@@ -195,7 +195,7 @@ impl GpuContext {
     }
 
     /// Refuses a buffer the device cannot hold, naming the size and the limit.
-    fn check_fits(&self, what: &str, bytes: u64) -> Result<()> {
+    pub fn check_fits(&self, what: &str, bytes: u64) -> Result<()> {
         let limit = self
             .limits
             .max_storage_buffer_binding_size
