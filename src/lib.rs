@@ -9,6 +9,7 @@ pub mod diffusion;
 pub mod io;
 pub mod phantom;
 pub mod stats;
+pub mod tomography;
 pub mod volume;
 
 pub use volume::{Mask, Volume, VolumeError};

@@ -2,5 +2,8 @@
 //! (same chunking, same names), multithreaded with rayon. It validates the shaders and serves
 //! machines without a GPU.
 
+pub mod back_project;
 pub mod diffusion;
+pub mod forward_project;
 pub mod masked_moments;
+pub mod projector;

@@ -9,11 +9,16 @@ use serde::Serialize;
 use wgpu::util::DeviceExt;
 
 use super::cpu::masked_moments::WORKGROUP_SIZE;
+use super::cpu::projector::{ProjectorParams, Ray};
 use super::{DeviceChoice, DeviceRequest, Moments};
 use crate::volume::{Mask, Volume};
 
 const MASKED_MOMENTS_WGSL: &str = include_str!("../../../shaders/masked_moments.wgsl");
 const DIFFUSION_WGSL: &str = include_str!("../../../shaders/diffusion.wgsl");
+const FORWARD_PROJECT_WGSL: &str = include_str!("../../../shaders/forward_project.wgsl");
+const BACK_PROJECT_WGSL: &str = include_str!("../../../shaders/back_project.wgsl");
+/// Detector pixels (forward) or voxels of a row (back) per projector workgroup.
+const PROJECTOR_ROW_GROUP: u32 = 64;
 
 /// Voxels of a row per diffusion workgroup (the shader's `workgroup_size`).
 const DIFFUSION_ROW_GROUP: u32 = 64;
@@ -105,6 +110,8 @@ pub struct GpuContext {
     queue: wgpu::Queue,
     masked_moments: wgpu::ComputePipeline,
     diffusion: wgpu::ComputePipeline,
+    forward_project: wgpu::ComputePipeline,
+    back_project: wgpu::ComputePipeline,
 }
 
 /// A volume's samples on the device.
@@ -175,6 +182,8 @@ impl GpuContext {
         .with_context(|| format!("cannot open a device on adapter {}", summary.name))?;
         let masked_moments = compile(&device, "masked_moments", MASKED_MOMENTS_WGSL)?;
         let diffusion = compile(&device, "diffusion", DIFFUSION_WGSL)?;
+        let forward_project = compile(&device, "forward_project", FORWARD_PROJECT_WGSL)?;
+        let back_project = compile(&device, "back_project", BACK_PROJECT_WGSL)?;
         Ok(GpuContext {
             summary,
             limits,
@@ -182,6 +191,8 @@ impl GpuContext {
             queue,
             masked_moments,
             diffusion,
+            forward_project,
+            back_project,
         })
     }
 
@@ -318,6 +329,88 @@ impl GpuContext {
             done += batch;
         }
         Ok(steps % 2 == 1)
+    }
+
+    /// Forward-projects `volume` (host samples) and returns the tilt series `[angle][k][m]`.
+    pub fn forward_project(
+        &self,
+        volume: &[f32],
+        rays: &[Ray],
+        params: &ProjectorParams,
+    ) -> Result<Vec<f32>> {
+        let groups = [
+            params.n_det.div_ceil(PROJECTOR_ROW_GROUP),
+            params.n_k,
+            params.n_angles,
+        ];
+        let output = (params.n_angles * params.n_k * params.n_det) as usize;
+        self.run_projector(&self.forward_project, volume, rays, params, output, groups)
+    }
+
+    /// Back-projects `series` (host samples, `[angle][k][m]`) into a volume `[k][i][j]`.
+    pub fn back_project(
+        &self,
+        series: &[f32],
+        rays: &[Ray],
+        params: &ProjectorParams,
+    ) -> Result<Vec<f32>> {
+        let groups = [
+            params.n_j.div_ceil(PROJECTOR_ROW_GROUP),
+            params.n_i,
+            params.n_k,
+        ];
+        let output = (params.n_k * params.n_i * params.n_j) as usize;
+        self.run_projector(&self.back_project, series, rays, params, output, groups)
+    }
+
+    fn run_projector(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        input: &[f32],
+        rays: &[Ray],
+        params: &ProjectorParams,
+        output_len: usize,
+        groups: [u32; 3],
+    ) -> Result<Vec<f32>> {
+        let max_groups = self.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max_groups) {
+            bail!(
+                "projection needs {groups:?} workgroups; adapter {} allows {max_groups} per dimension",
+                self.summary.name
+            );
+        }
+        let input = self.upload_samples(input)?;
+        self.check_fits("projection output", output_len as u64 * 4)?;
+        let output = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("projection output"),
+            size: output_len as u64 * 4,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let rays = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("rays"),
+                contents: bytemuck::cast_slice(rays),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+        let params = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("projector params"),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let bind_group = self.bind(pipeline, &[&input.buffer, &rays, &output, &params]);
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
+        let bytes = self.read_back(encoder, &output)?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
     /// Copies a mask to the device as bits.

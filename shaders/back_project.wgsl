@@ -1,0 +1,93 @@
+// Back projection, the exact transpose of forward_project.wgsl. One invocation per voxel (j, i, k)
+// gathers, for every angle, the few detector pixels whose rays touch it, with the forward
+// projector's own interpolation weights; no atomics (CPU twin: src/backend/cpu/back_project.rs).
+
+struct Ray {
+    cos: f32,
+    sin: f32,
+    steps_rows: u32,
+    step_length: f32,
+}
+
+struct Params {
+    n_k: u32,
+    n_i: u32,
+    n_j: u32,
+    n_det: u32,
+    n_angles: u32,
+    pitch: f32,
+    padding: vec2<u32>,
+}
+
+@group(0) @binding(0) var<storage, read> series: array<f32>;
+@group(0) @binding(1) var<storage, read> rays: array<Ray>;
+@group(0) @binding(2) var<storage, read_write> volume: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+fn detector_u(m: u32) -> f32 {
+    return (f32(m) + 0.5 - f32(params.n_det) / 2.0) * params.pitch;
+}
+
+fn ray_coordinate(ray: Ray, u: f32, n: u32) -> f32 {
+    if ray.steps_rows == 1u {
+        let y = f32(params.n_i) / 2.0 - f32(n) - 0.5;
+        return (u - y * ray.sin) / ray.cos + f32(params.n_j) / 2.0 - 0.5;
+    }
+    let x = f32(n) + 0.5 - f32(params.n_j) / 2.0;
+    return f32(params.n_i) / 2.0 - 0.5 - (u - x * ray.cos) / ray.sin;
+}
+
+fn joseph_weight(t: f32, index: i32) -> f32 {
+    let lower = floor(t);
+    let w = t - lower;
+    let l = i32(lower);
+    if l == index {
+        return 1.0 - w;
+    }
+    if l + 1 == index {
+        return w;
+    }
+    return 0.0;
+}
+
+// u where the coordinate on step n equals t (the inverse of ray_coordinate).
+fn u_at(ray: Ray, n: u32, t: f32) -> f32 {
+    if ray.steps_rows == 1u {
+        let y = f32(params.n_i) / 2.0 - f32(n) - 0.5;
+        return (t - f32(params.n_j) / 2.0 + 0.5) * ray.cos + y * ray.sin;
+    }
+    let x = f32(n) + 0.5 - f32(params.n_j) / 2.0;
+    return x * ray.cos + (f32(params.n_i) / 2.0 - 0.5 - t) * ray.sin;
+}
+
+fn m_at(u: f32) -> f32 {
+    return u / params.pitch - 0.5 + f32(params.n_det) / 2.0;
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let j = id.x;
+    let i = id.y;
+    let k = id.z;
+    if j >= params.n_j {
+        return;
+    }
+    var sum = 0.0;
+    for (var a = 0u; a < params.n_angles; a++) {
+        let ray = rays[a];
+        let n = select(j, i, ray.steps_rows == 1u);
+        let index = select(i, j, ray.steps_rows == 1u);
+        // Pixels whose coordinate on step n may lie in [index - 1, index + 1), widened by one.
+        let ma = m_at(u_at(ray, n, f32(index) - 1.0));
+        let mb = m_at(u_at(ray, n, f32(index) + 1.0));
+        let first = max(i32(floor(min(ma, mb))) - 1, 0);
+        let last = min(i32(ceil(max(ma, mb))) + 1, i32(params.n_det) - 1);
+        var along = 0.0;
+        for (var m = first; m <= last; m++) {
+            let t = ray_coordinate(ray, detector_u(u32(m)), n);
+            along += joseph_weight(t, i32(index)) * series[(a * params.n_k + k) * params.n_det + u32(m)];
+        }
+        sum += along * ray.step_length;
+    }
+    volume[(k * params.n_i + i) * params.n_j + j] = sum;
+}

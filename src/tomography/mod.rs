@@ -1,0 +1,142 @@
+//! Tilt-series geometry and projection (DESIGN.md §2, §4.3).
+//!
+//! Conventions follow the ASTRA Toolbox 2D `parallel` geometry, so data moves between the two tools
+//! unchanged. Each k-slice (the tilt axis runs along k) is an independent 2D problem. Pixel (i, j) of
+//! an n_i × n_j slice has its centre at x = j + ½ − n_j/2, y = n_i/2 − i − ½ (row 0 at +y), in voxels.
+//! A point (x, y) projects at tilt θ to the detector coordinate u = x·cosθ + y·sinθ, and detector pixel
+//! m has its centre at u = (m + ½ − n_det/2)·pitch. Projections are line integrals in voxel lengths.
+//! A tilt series is `[angle][k][m]`: one projection image per angle, its rows along the tilt axis.
+//!
+//! The forward projector is Joseph's (ray-driven, linear interpolation across the dominant axis). The
+//! back projector is its exact transpose, so ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ to rounding.
+
+use anyhow::{Result, bail, ensure};
+use ndarray::Array3;
+
+use crate::backend::Backend;
+use crate::backend::cpu::back_project::back_project;
+use crate::backend::cpu::forward_project::forward_project;
+use crate::backend::cpu::projector::{ProjectorParams, Ray};
+use crate::volume::Volume;
+
+/// Tilt angles and detector of a single-axis, parallel-beam tilt series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TiltGeometry {
+    angles_deg: Vec<f64>,
+    n_det: usize,
+    /// Detector pixel pitch in voxels.
+    pitch_voxels: f64,
+}
+
+impl TiltGeometry {
+    /// Checks the angles (non-empty, finite), the detector size and the pitch.
+    pub fn new(angles_deg: Vec<f64>, n_det: usize, pitch_voxels: f64) -> Result<TiltGeometry> {
+        ensure!(!angles_deg.is_empty(), "the tilt angle list is empty");
+        if let Some(bad) = angles_deg.iter().find(|a| !a.is_finite()) {
+            bail!("tilt angle {bad} is not a finite number of degrees");
+        }
+        ensure!(n_det > 0, "the detector needs at least one pixel");
+        ensure!(
+            pitch_voxels.is_finite() && pitch_voxels > 0.0,
+            "detector pitch must be a positive number of voxels, got {pitch_voxels}"
+        );
+        Ok(TiltGeometry {
+            angles_deg,
+            n_det,
+            pitch_voxels,
+        })
+    }
+
+    /// The default detector for a volume: as many pixels as a slice is wide, pitch = voxel size.
+    pub fn for_volume(angles_deg: Vec<f64>, shape: [usize; 3]) -> Result<TiltGeometry> {
+        TiltGeometry::new(angles_deg, shape[2], 1.0)
+    }
+
+    pub fn angles_deg(&self) -> &[f64] {
+        &self.angles_deg
+    }
+
+    pub fn n_det(&self) -> usize {
+        self.n_det
+    }
+
+    /// Shape `[angle, k, m]` of the tilt series of a volume of `shape`.
+    pub fn series_shape(&self, shape: [usize; 3]) -> [usize; 3] {
+        [self.angles_deg.len(), shape[0], self.n_det]
+    }
+
+    fn rays(&self) -> Vec<Ray> {
+        self.angles_deg.iter().map(|&a| Ray::new(a)).collect()
+    }
+
+    fn params(&self, shape: [usize; 3]) -> Result<ProjectorParams> {
+        let as_u32 = |n: usize, what: &str| {
+            u32::try_from(n).map_err(|_| anyhow::anyhow!("{what} {n} is too large"))
+        };
+        Ok(ProjectorParams {
+            n_k: as_u32(shape[0], "slice count")?,
+            n_i: as_u32(shape[1], "row count")?,
+            n_j: as_u32(shape[2], "column count")?,
+            n_det: as_u32(self.n_det, "detector size")?,
+            n_angles: as_u32(self.angles_deg.len(), "angle count")?,
+            pitch: self.pitch_voxels as f32,
+            padding: [0; 2],
+        })
+    }
+}
+
+/// A tilt series `[angle][k][m]`.
+pub type TiltSeries = Array3<f32>;
+
+impl Backend {
+    /// The tilt series of `volume`: A x.
+    pub fn forward_project(&self, volume: &Volume, geometry: &TiltGeometry) -> Result<TiltSeries> {
+        let shape = volume.shape();
+        let params = geometry.params(shape)?;
+        let rays = geometry.rays();
+        let samples = match self {
+            Backend::Cpu => {
+                let mut series = vec![0.0; geometry.series_shape(shape).iter().product()];
+                forward_project(volume.as_slice(), &rays, &params, &mut series);
+                series
+            }
+            Backend::Gpu(gpu) => gpu.forward_project(volume.as_slice(), &rays, &params)?,
+        };
+        Ok(Array3::from_shape_vec(
+            geometry.series_shape(shape),
+            samples,
+        )?)
+    }
+
+    /// The back projection of `series` into a volume of `shape`: Aᵀ y.
+    pub fn back_project(
+        &self,
+        series: &TiltSeries,
+        geometry: &TiltGeometry,
+        shape: [usize; 3],
+        voxel_nm: f64,
+    ) -> Result<Volume> {
+        let expected = geometry.series_shape(shape);
+        ensure!(
+            series.shape() == expected,
+            "tilt series has shape {:?} but the geometry gives {expected:?} ([angle, k, m])",
+            series.shape()
+        );
+        let params = geometry.params(shape)?;
+        let rays = geometry.rays();
+        let samples = series.as_standard_layout();
+        let samples = samples.as_slice().expect("standard layout");
+        let voxels = match self {
+            Backend::Cpu => {
+                let mut volume = vec![0.0; shape.iter().product()];
+                back_project(samples, &rays, &params, &mut volume);
+                volume
+            }
+            Backend::Gpu(gpu) => gpu.back_project(samples, &rays, &params)?,
+        };
+        Ok(Volume::new(
+            Array3::from_shape_vec(shape, voxels)?,
+            voxel_nm,
+        )?)
+    }
+}
