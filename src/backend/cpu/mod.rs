@@ -7,3 +7,5 @@ pub mod diffusion;
 pub mod forward_project;
 pub mod masked_moments;
 pub mod projector;
+pub mod sirt_residual;
+pub mod sirt_update;

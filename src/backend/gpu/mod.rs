@@ -10,6 +10,7 @@ use wgpu::util::DeviceExt;
 
 use super::cpu::masked_moments::WORKGROUP_SIZE;
 use super::cpu::projector::{ProjectorParams, Ray};
+use super::cpu::sirt_update::SirtUpdateParams;
 use super::{DeviceChoice, DeviceRequest, Moments};
 use crate::volume::{Mask, Volume};
 
@@ -17,6 +18,10 @@ const MASKED_MOMENTS_WGSL: &str = include_str!("../../../shaders/masked_moments.
 const DIFFUSION_WGSL: &str = include_str!("../../../shaders/diffusion.wgsl");
 const FORWARD_PROJECT_WGSL: &str = include_str!("../../../shaders/forward_project.wgsl");
 const BACK_PROJECT_WGSL: &str = include_str!("../../../shaders/back_project.wgsl");
+const SIRT_RESIDUAL_WGSL: &str = include_str!("../../../shaders/sirt_residual.wgsl");
+const SIRT_UPDATE_WGSL: &str = include_str!("../../../shaders/sirt_update.wgsl");
+/// Elements per workgroup of the element-wise SIRT kernels.
+const ELEMENTWISE_GROUP: u32 = 256;
 /// Detector pixels (forward) or voxels of a row (back) per projector workgroup.
 const PROJECTOR_ROW_GROUP: u32 = 64;
 
@@ -112,6 +117,15 @@ pub struct GpuContext {
     diffusion: wgpu::ComputePipeline,
     forward_project: wgpu::ComputePipeline,
     back_project: wgpu::ComputePipeline,
+    sirt_residual: wgpu::ComputePipeline,
+    sirt_update: wgpu::ComputePipeline,
+}
+
+/// A tilt geometry on the device: the rays and the projector's uniform.
+pub struct GpuGeometry {
+    rays: wgpu::Buffer,
+    params_buffer: wgpu::Buffer,
+    params: ProjectorParams,
 }
 
 /// A volume's samples on the device.
@@ -184,6 +198,8 @@ impl GpuContext {
         let diffusion = compile(&device, "diffusion", DIFFUSION_WGSL)?;
         let forward_project = compile(&device, "forward_project", FORWARD_PROJECT_WGSL)?;
         let back_project = compile(&device, "back_project", BACK_PROJECT_WGSL)?;
+        let sirt_residual = compile(&device, "sirt_residual", SIRT_RESIDUAL_WGSL)?;
+        let sirt_update = compile(&device, "sirt_update", SIRT_UPDATE_WGSL)?;
         Ok(GpuContext {
             summary,
             limits,
@@ -193,6 +209,8 @@ impl GpuContext {
             diffusion,
             forward_project,
             back_project,
+            sirt_residual,
+            sirt_update,
         })
     }
 
@@ -331,6 +349,190 @@ impl GpuContext {
         Ok(steps % 2 == 1)
     }
 
+    /// Copies a tilt geometry to the device, checking the dispatch sizes it implies.
+    pub fn upload_geometry(&self, rays: &[Ray], params: &ProjectorParams) -> Result<GpuGeometry> {
+        let max_groups = self.limits.max_compute_workgroups_per_dimension;
+        let largest = [
+            params.n_det.div_ceil(PROJECTOR_ROW_GROUP),
+            params.n_j.div_ceil(PROJECTOR_ROW_GROUP),
+            params.n_i,
+            params.n_k,
+            params.n_angles,
+        ];
+        if largest.iter().any(|&g| g > max_groups) {
+            bail!(
+                "projection of {} x {} x {} voxels at {} angles needs more than {max_groups} workgroups per dimension (adapter {})",
+                params.n_k,
+                params.n_i,
+                params.n_j,
+                params.n_angles,
+                self.summary.name
+            );
+        }
+        let rays = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("rays"),
+                contents: bytemuck::cast_slice(rays),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+        let params_buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("projector params"),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        Ok(GpuGeometry {
+            rays,
+            params_buffer,
+            params: *params,
+        })
+    }
+
+    /// A zeroed buffer of `len` samples on the device.
+    pub fn zeros(&self, len: usize) -> Result<GpuVolume> {
+        let voxel_count = Self::voxel_count("buffer", len)?;
+        self.check_fits("buffer", len as u64 * 4)?;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("field"),
+            size: len as u64 * 4,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(GpuVolume {
+            buffer,
+            voxel_count,
+        })
+    }
+
+    /// A command encoder for kernels recorded with the `record_*` methods.
+    pub fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device.create_command_encoder(&Default::default())
+    }
+
+    /// Submits recorded kernels.
+    pub fn submit(&self, encoder: wgpu::CommandEncoder) {
+        self.queue.submit([encoder.finish()]);
+    }
+
+    fn record(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) {
+        let bind_group = self.bind(pipeline, buffers);
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+    }
+
+    /// Records series = A volume.
+    pub fn record_forward_project(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        geometry: &GpuGeometry,
+        volume: &GpuVolume,
+        series: &GpuVolume,
+    ) {
+        let p = &geometry.params;
+        let groups = [p.n_det.div_ceil(PROJECTOR_ROW_GROUP), p.n_k, p.n_angles];
+        let buffers = [
+            &volume.buffer,
+            &geometry.rays,
+            &series.buffer,
+            &geometry.params_buffer,
+        ];
+        self.record(encoder, &self.forward_project, &buffers, groups);
+    }
+
+    /// Records volume = Aᵀ series.
+    pub fn record_back_project(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        geometry: &GpuGeometry,
+        series: &GpuVolume,
+        volume: &GpuVolume,
+    ) {
+        let p = &geometry.params;
+        let groups = [p.n_j.div_ceil(PROJECTOR_ROW_GROUP), p.n_i, p.n_k];
+        let buffers = [
+            &series.buffer,
+            &geometry.rays,
+            &volume.buffer,
+            &geometry.params_buffer,
+        ];
+        self.record(encoder, &self.back_project, &buffers, groups);
+    }
+
+    /// A 2D dispatch of `len` elements in groups of [`ELEMENTWISE_GROUP`]: (groups per row, rows).
+    fn elementwise_groups(len: u32) -> (u32, u32) {
+        let groups = len.div_ceil(ELEMENTWISE_GROUP).max(1);
+        let per_row = groups.min(MAX_GROUPS_PER_DIMENSION);
+        (per_row, groups.div_ceil(per_row))
+    }
+
+    /// Records residual = measured − projected and weighted = row_weights ⊙ residual.
+    pub fn record_sirt_residual(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        [measured, projected, row_weights, residual, weighted]: [&GpuVolume; 5],
+    ) {
+        let (per_row, rows) = Self::elementwise_groups(measured.voxel_count);
+        let params = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("sirt residual params"),
+                contents: bytemuck::cast_slice(&[measured.voxel_count, per_row]),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let buffers = [
+            &measured.buffer,
+            &projected.buffer,
+            &row_weights.buffer,
+            &residual.buffer,
+            &weighted.buffer,
+            &params,
+        ];
+        self.record(encoder, &self.sirt_residual, &buffers, [per_row, rows, 1]);
+    }
+
+    /// Records volume ← clamp(volume + λ·column_weights ⊙ back_projected) inside the mask.
+    pub fn record_sirt_update(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        [volume, back_projected, column_weights]: [&GpuVolume; 3],
+        mask: &GpuMask,
+        update: &SirtUpdateParams,
+    ) {
+        let (per_row, rows) = Self::elementwise_groups(volume.voxel_count);
+        let params = SirtUpdateParams {
+            len: volume.voxel_count,
+            groups_per_row: per_row,
+            ..*update
+        };
+        let params = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("sirt update params"),
+                contents: bytemuck::bytes_of(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let buffers = [
+            &volume.buffer,
+            &back_projected.buffer,
+            &column_weights.buffer,
+            &mask.buffer,
+            &params,
+        ];
+        self.record(encoder, &self.sirt_update, &buffers, [per_row, rows, 1]);
+    }
+
     /// Forward-projects `volume` (host samples) and returns the tilt series `[angle][k][m]`.
     pub fn forward_project(
         &self,
@@ -338,13 +540,13 @@ impl GpuContext {
         rays: &[Ray],
         params: &ProjectorParams,
     ) -> Result<Vec<f32>> {
-        let groups = [
-            params.n_det.div_ceil(PROJECTOR_ROW_GROUP),
-            params.n_k,
-            params.n_angles,
-        ];
-        let output = (params.n_angles * params.n_k * params.n_det) as usize;
-        self.run_projector(&self.forward_project, volume, rays, params, output, groups)
+        let geometry = self.upload_geometry(rays, params)?;
+        let input = self.upload_samples(volume)?;
+        let series = self.zeros((params.n_angles * params.n_k * params.n_det) as usize)?;
+        let mut encoder = self.encoder();
+        self.record_forward_project(&mut encoder, &geometry, &input, &series);
+        self.submit(encoder);
+        self.download(&series)
     }
 
     /// Back-projects `series` (host samples, `[angle][k][m]`) into a volume `[k][i][j]`.
@@ -354,63 +556,13 @@ impl GpuContext {
         rays: &[Ray],
         params: &ProjectorParams,
     ) -> Result<Vec<f32>> {
-        let groups = [
-            params.n_j.div_ceil(PROJECTOR_ROW_GROUP),
-            params.n_i,
-            params.n_k,
-        ];
-        let output = (params.n_k * params.n_i * params.n_j) as usize;
-        self.run_projector(&self.back_project, series, rays, params, output, groups)
-    }
-
-    fn run_projector(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        input: &[f32],
-        rays: &[Ray],
-        params: &ProjectorParams,
-        output_len: usize,
-        groups: [u32; 3],
-    ) -> Result<Vec<f32>> {
-        let max_groups = self.limits.max_compute_workgroups_per_dimension;
-        if groups.iter().any(|&g| g > max_groups) {
-            bail!(
-                "projection needs {groups:?} workgroups; adapter {} allows {max_groups} per dimension",
-                self.summary.name
-            );
-        }
-        let input = self.upload_samples(input)?;
-        self.check_fits("projection output", output_len as u64 * 4)?;
-        let output = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("projection output"),
-            size: output_len as u64 * 4,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let rays = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("rays"),
-                contents: bytemuck::cast_slice(rays),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
-        let params = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("projector params"),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let bind_group = self.bind(pipeline, &[&input.buffer, &rays, &output, &params]);
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        }
-        let bytes = self.read_back(encoder, &output)?;
-        Ok(bytemuck::cast_slice(&bytes).to_vec())
+        let geometry = self.upload_geometry(rays, params)?;
+        let input = self.upload_samples(series)?;
+        let volume = self.zeros((params.n_k * params.n_i * params.n_j) as usize)?;
+        let mut encoder = self.encoder();
+        self.record_back_project(&mut encoder, &geometry, &input, &volume);
+        self.submit(encoder);
+        self.download(&volume)
     }
 
     /// Copies a mask to the device as bits.
