@@ -275,3 +275,144 @@ fn simulate_refuses_bad_physics_before_any_work() {
         );
     }
 }
+
+#[test]
+fn project_then_reconstruct_round_trips_a_phantom() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = alloyfit(args, dir.path());
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    };
+    run(&[
+        "phantom",
+        "NR1",
+        "--voxel-nm",
+        "2",
+        "--out",
+        "p.tif",
+        "--device",
+        "cpu",
+    ]);
+    run(&[
+        "project", "p.tif", "--tilts", "0:179:3", "--out", "s.tif", "--device", "cpu",
+    ]);
+    let angles = std::fs::read_to_string(dir.path().join("s.tlt")).unwrap();
+    assert_eq!(angles.lines().count(), 60);
+    run(&[
+        "reconstruct",
+        "s.tif",
+        "--tilts",
+        "s.tlt",
+        "--iterations",
+        "20",
+        "--out",
+        "r.tif",
+        "--residuals",
+        "r.csv",
+        "--device",
+        "cpu",
+    ]);
+    let residuals = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
+    assert_eq!(residuals.lines().count(), 21);
+    let info = alloyfit(&["info", "r.tif", "--json"], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let phantom = alloyfit(&["info", "p.tif", "--json"], dir.path());
+    let truth: serde_json::Value = serde_json::from_slice(&phantom.stdout).unwrap();
+    assert_eq!(json["shape"], truth["shape"]);
+    let (mean, true_mean) = (
+        json["mean"].as_f64().unwrap(),
+        truth["mean"].as_f64().unwrap(),
+    );
+    assert!(
+        (mean / true_mean - 1.0).abs() < 0.05,
+        "mean {mean} vs {true_mean}"
+    );
+}
+
+#[test]
+fn tomography_commands_refuse_mismatched_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = alloyfit(
+        &[
+            "phantom",
+            "NR1",
+            "--voxel-nm",
+            "2",
+            "--out",
+            "p.tif",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = alloyfit(
+        &["project", "p.tif", "--out", "s.tif", "--device", "cpu"],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let finer = alloyfit(
+        &[
+            "phantom",
+            "NR1",
+            "--voxel-nm",
+            "1",
+            "--out",
+            "q.tif",
+            "--device",
+            "cpu",
+        ],
+        dir.path(),
+    );
+    assert!(finer.status.success(), "{}", stderr(&finer));
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "reconstruct",
+                "s.tif",
+                "--tilts",
+                "-70:70:4",
+                "--out",
+                "r.tif",
+            ],
+            "71 projections but 36",
+        ),
+        (
+            &["reconstruct", "s.tif", "--tilts", "", "--out", "r.tif"],
+            "empty tilt angle list",
+        ),
+        (
+            &[
+                "reconstruct",
+                "s.tif",
+                "--iterations",
+                "0",
+                "--out",
+                "r.tif",
+            ],
+            "at least one iteration",
+        ),
+        (
+            &[
+                "reconstruct",
+                "s.tif",
+                "--mask",
+                "q_mask.tif",
+                "--out",
+                "r.tif",
+            ],
+            "does not match",
+        ),
+        (
+            &["project", "p.tif", "--dose", "-5", "--out", "t.tif"],
+            "dose",
+        ),
+    ];
+    for (args, expected) in cases {
+        let error = failure(&[&args[..], &["--device", "cpu"]].concat(), dir.path());
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+    for never in ["r.tif", "t.tif", "t.tlt"] {
+        assert!(!dir.path().join(never).exists(), "{never} was written");
+    }
+}

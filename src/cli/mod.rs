@@ -4,13 +4,16 @@
 mod devices;
 mod info;
 mod phantom;
+mod project;
+mod reconstruct;
 mod simulate;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use alloyfit::backend::{DeviceChoice, DeviceRequest};
 use alloyfit::io::Overwrite;
+use alloyfit::io::tilts::{parse_tilt_spec, read_tilt_file};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,6 +34,10 @@ enum Command {
     Phantom(phantom::Args),
     /// Diffuse an initial composition with a given D; one volume per time and a CSV.
     Simulate(simulate::Args),
+    /// Project a volume into a tilt series (optionally with Poisson noise).
+    Project(project::Args),
+    /// Reconstruct a volume from a tilt series with SIRT.
+    Reconstruct(reconstruct::Args),
     /// List the GPU adapters alloyfit can use, with the limits that matter.
     Devices(devices::Args),
 }
@@ -71,7 +78,28 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => info::run(&args),
         Command::Phantom(args) => phantom::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Project(args) => project::run(&args),
+        Command::Reconstruct(args) => reconstruct::run(&args),
         Command::Devices(args) => devices::run(&args),
+    }
+}
+
+/// `--tilts`: a file with one angle per line, or a spec `start:stop:step` / `a,b,c` (degrees).
+#[derive(Debug, clap::Args)]
+pub struct TiltArgs {
+    /// Tilt angles: a file (IMOD .tlt/.rawtlt) or start:stop:step or a,b,c in degrees.
+    #[arg(long, default_value = "-70:70:2", allow_hyphen_values = true)]
+    tilts: String,
+}
+
+impl TiltArgs {
+    pub fn angles(&self) -> Result<Vec<f64>> {
+        let path = std::path::Path::new(&self.tilts);
+        if path.is_file() {
+            read_tilt_file(path)
+        } else {
+            parse_tilt_spec(&self.tilts).context("--tilts (neither a file nor an angle spec)")
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! The forward projector is Joseph's (ray-driven, linear interpolation across the dominant axis). The
 //! back projector is its exact transpose, so ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ to rounding.
 
+pub mod noise;
 pub mod sirt;
 
 use anyhow::{Result, bail, ensure};
