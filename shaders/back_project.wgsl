@@ -7,6 +7,10 @@ struct Ray {
     sin: f32,
     steps_rows: u32,
     step_length: f32,
+    // 1/cos (rows-stepping) or 1/sin (column-stepping): a multiplication per step, not a division.
+    inverse: f32,
+    // Detector pixels per voxel along the stepped row or column (the back projector's window).
+    pixels_per_voxel: f32,
 }
 
 struct Params {
@@ -31,37 +35,16 @@ fn detector_u(m: u32) -> f32 {
 fn ray_coordinate(ray: Ray, u: f32, n: u32) -> f32 {
     if ray.steps_rows == 1u {
         let y = f32(params.n_i) / 2.0 - f32(n) - 0.5;
-        return (u - y * ray.sin) / ray.cos + f32(params.n_j) / 2.0 - 0.5;
+        return (u - y * ray.sin) * ray.inverse + f32(params.n_j) / 2.0 - 0.5;
     }
     let x = f32(n) + 0.5 - f32(params.n_j) / 2.0;
-    return f32(params.n_i) / 2.0 - 0.5 - (u - x * ray.cos) / ray.sin;
+    return f32(params.n_i) / 2.0 - 0.5 - (u - x * ray.cos) * ray.inverse;
 }
 
-fn joseph_weight(t: f32, index: i32) -> f32 {
+fn joseph_weight(t: f32, index: f32) -> f32 {
     let lower = floor(t);
     let w = t - lower;
-    let l = i32(lower);
-    if l == index {
-        return 1.0 - w;
-    }
-    if l + 1 == index {
-        return w;
-    }
-    return 0.0;
-}
-
-// u where the coordinate on step n equals t (the inverse of ray_coordinate).
-fn u_at(ray: Ray, n: u32, t: f32) -> f32 {
-    if ray.steps_rows == 1u {
-        let y = f32(params.n_i) / 2.0 - f32(n) - 0.5;
-        return (t - f32(params.n_j) / 2.0 + 0.5) * ray.cos + y * ray.sin;
-    }
-    let x = f32(n) + 0.5 - f32(params.n_j) / 2.0;
-    return x * ray.cos + (f32(params.n_i) / 2.0 - 0.5 - t) * ray.sin;
-}
-
-fn m_at(u: f32) -> f32 {
-    return u / params.pitch - 0.5 + f32(params.n_det) / 2.0;
+    return select(0.0, 1.0 - w, lower == index) + select(0.0, w, lower + 1.0 == index);
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -77,15 +60,21 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         let ray = rays[a];
         let n = select(j, i, ray.steps_rows == 1u);
         let index = select(i, j, ray.steps_rows == 1u);
-        // Pixels whose coordinate on step n may lie in [index - 1, index + 1), widened by one.
-        let ma = m_at(u_at(ray, n, f32(index) - 1.0));
-        let mb = m_at(u_at(ray, n, f32(index) + 1.0));
-        let first = max(i32(floor(min(ma, mb))) - 1, 0);
-        let last = min(i32(ceil(max(ma, mb))) + 1, i32(params.n_det) - 1);
+        // Pixels whose ray passes within one voxel of this one, along the stepped row or column:
+        // a window 2 * pixels_per_voxel wide; flooring its start keeps every one despite
+        // rounding, and the weights decide exactly.
+        let x = f32(j) + 0.5 - f32(params.n_j) / 2.0;
+        let y = f32(params.n_i) / 2.0 - f32(i) - 0.5;
+        let centre = (x * ray.cos + y * ray.sin) / params.pitch - 0.5 + f32(params.n_det) / 2.0;
+        let first = i32(floor(centre - ray.pixels_per_voxel));
+        let count = i32(ceil(2.0 * ray.pixels_per_voxel)) + 1;
         var along = 0.0;
-        for (var m = first; m <= last; m++) {
+        for (var m = first; m < first + count; m++) {
+            if m < 0 || m >= i32(params.n_det) {
+                continue;
+            }
             let t = ray_coordinate(ray, detector_u(u32(m)), n);
-            along += joseph_weight(t, i32(index)) * series[(a * params.n_k + k) * params.n_det + u32(m)];
+            along += joseph_weight(t, f32(index)) * series[(a * params.n_k + k) * params.n_det + u32(m)];
         }
         sum += along * ray.step_length;
     }

@@ -8,6 +8,10 @@ struct Ray {
     sin: f32,
     steps_rows: u32,
     step_length: f32,
+    // 1/cos (rows-stepping) or 1/sin (column-stepping): a multiplication per step, not a division.
+    inverse: f32,
+    // Detector pixels per voxel along the stepped row or column (the back projector's window).
+    pixels_per_voxel: f32,
 }
 
 struct Params {
@@ -33,10 +37,10 @@ fn detector_u(m: u32) -> f32 {
 fn ray_coordinate(ray: Ray, u: f32, n: u32) -> f32 {
     if ray.steps_rows == 1u {
         let y = f32(params.n_i) / 2.0 - f32(n) - 0.5;
-        return (u - y * ray.sin) / ray.cos + f32(params.n_j) / 2.0 - 0.5;
+        return (u - y * ray.sin) * ray.inverse + f32(params.n_j) / 2.0 - 0.5;
     }
     let x = f32(n) + 0.5 - f32(params.n_j) / 2.0;
-    return f32(params.n_i) / 2.0 - 0.5 - (u - x * ray.cos) / ray.sin;
+    return f32(params.n_i) / 2.0 - 0.5 - (u - x * ray.cos) * ray.inverse;
 }
 
 // The voxel at (row, column) of slice k, zero outside the slice.

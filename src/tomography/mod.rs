@@ -69,7 +69,10 @@ impl TiltGeometry {
     }
 
     fn rays(&self) -> Vec<Ray> {
-        self.angles_deg.iter().map(|&a| Ray::new(a)).collect()
+        self.angles_deg
+            .iter()
+            .map(|&a| Ray::new(a, self.pitch_voxels))
+            .collect()
     }
 
     fn params(&self, shape: [usize; 3]) -> Result<ProjectorParams> {
