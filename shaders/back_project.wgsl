@@ -1,45 +1,12 @@
 // Back projection, the exact transpose of forward_project.wgsl. One invocation per voxel (j, i, k)
 // gathers, for every angle, the few detector pixels whose rays touch it, with the forward
 // projector's own interpolation weights; no atomics (CPU twin: src/backend/cpu/back_project.rs).
-
-struct Ray {
-    cos: f32,
-    sin: f32,
-    steps_rows: u32,
-    step_length: f32,
-    // 1/cos (rows-stepping) or 1/sin (column-stepping): a multiplication per step, not a division.
-    inverse: f32,
-    // Detector pixels per voxel along the stepped row or column (the back projector's window).
-    pixels_per_voxel: f32,
-}
-
-struct Params {
-    n_k: u32,
-    n_i: u32,
-    n_j: u32,
-    n_det: u32,
-    n_angles: u32,
-    pitch: f32,
-    padding: vec2<u32>,
-}
+// Structs and helpers: shared/projector.wgsl.
 
 @group(0) @binding(0) var<storage, read> series: array<f32>;
 @group(0) @binding(1) var<storage, read> rays: array<Ray>;
 @group(0) @binding(2) var<storage, read_write> volume: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-
-fn detector_u(m: u32) -> f32 {
-    return (f32(m) + 0.5 - f32(params.n_det) / 2.0) * params.pitch;
-}
-
-fn ray_coordinate(ray: Ray, u: f32, n: u32) -> f32 {
-    if ray.steps_rows == 1u {
-        let y = f32(params.n_i) / 2.0 - f32(n) - 0.5;
-        return (u - y * ray.sin) * ray.inverse + f32(params.n_j) / 2.0 - 0.5;
-    }
-    let x = f32(n) + 0.5 - f32(params.n_j) / 2.0;
-    return f32(params.n_i) / 2.0 - 0.5 - (u - x * ray.cos) * ray.inverse;
-}
 
 fn joseph_weight(t: f32, index: f32) -> f32 {
     let lower = floor(t);

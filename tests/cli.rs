@@ -32,24 +32,28 @@ fn failure(args: &[&str], dir: &Path) -> String {
     stderr(&output)
 }
 
+/// Writes phantom `name` at `voxel_nm` to `out` (and its mask beside it), on the CPU; returns what
+/// it printed.
+fn make_phantom(dir: &Path, name: &str, voxel_nm: &str, out: &str) -> String {
+    let args = [
+        "phantom",
+        name,
+        "--voxel-nm",
+        voxel_nm,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    ];
+    let output = alloyfit(&args, dir);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
 #[test]
 fn phantom_writes_volume_and_mask_that_info_reads_back() {
     let dir = tempfile::tempdir().unwrap();
-    let output = alloyfit(
-        &[
-            "phantom",
-            "NR1",
-            "--voxel-nm",
-            "1",
-            "--out",
-            "nr1.mrc",
-            "--device",
-            "cpu",
-        ],
-        dir.path(),
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let text = stdout(&output);
+    let text = make_phantom(dir.path(), "NR1", "1", "nr1.mrc");
     assert!(
         text.contains("target") && text.contains("nr1_mask.mrc"),
         "{text}"
@@ -174,20 +178,7 @@ fn bad_input_fails_with_a_message_that_names_the_problem() {
 #[test]
 fn simulate_writes_a_volume_per_time_and_a_csv_that_conserves_au() {
     let dir = tempfile::tempdir().unwrap();
-    let phantom = alloyfit(
-        &[
-            "phantom",
-            "NR1",
-            "--voxel-nm",
-            "1",
-            "--out",
-            "nr1.tif",
-            "--device",
-            "cpu",
-        ],
-        dir.path(),
-    );
-    assert!(phantom.status.success(), "{}", stderr(&phantom));
+    make_phantom(dir.path(), "NR1", "1", "nr1.tif");
     let args = [
         "simulate", "--input", "nr1.tif", "--d", "1e-19", "--times", "0,30,120", "--out", "sim",
         "--device", "cpu",
@@ -237,20 +228,7 @@ fn simulate_writes_a_volume_per_time_and_a_csv_that_conserves_au() {
 #[test]
 fn simulate_refuses_bad_physics_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
-    let phantom = alloyfit(
-        &[
-            "phantom",
-            "NR1",
-            "--voxel-nm",
-            "2",
-            "--out",
-            "p.tif",
-            "--device",
-            "cpu",
-        ],
-        dir.path(),
-    );
-    assert!(phantom.status.success(), "{}", stderr(&phantom));
+    make_phantom(dir.path(), "NR1", "2", "p.tif");
     let base = [
         "simulate", "--input", "p.tif", "--out", "sim", "--device", "cpu",
     ];
@@ -332,39 +310,13 @@ fn project_then_reconstruct_round_trips_a_phantom() {
 #[test]
 fn tomography_commands_refuse_mismatched_input() {
     let dir = tempfile::tempdir().unwrap();
-    let output = alloyfit(
-        &[
-            "phantom",
-            "NR1",
-            "--voxel-nm",
-            "2",
-            "--out",
-            "p.tif",
-            "--device",
-            "cpu",
-        ],
-        dir.path(),
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    make_phantom(dir.path(), "NR1", "2", "p.tif");
     let output = alloyfit(
         &["project", "p.tif", "--out", "s.tif", "--device", "cpu"],
         dir.path(),
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    let finer = alloyfit(
-        &[
-            "phantom",
-            "NR1",
-            "--voxel-nm",
-            "1",
-            "--out",
-            "q.tif",
-            "--device",
-            "cpu",
-        ],
-        dir.path(),
-    );
-    assert!(finer.status.success(), "{}", stderr(&finer));
+    make_phantom(dir.path(), "NR1", "1", "q.tif");
     let cases: &[(&[&str], &str)] = &[
         (
             &[

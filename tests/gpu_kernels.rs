@@ -4,6 +4,7 @@
 mod common;
 
 use alloyfit::backend::cpu::masked_moments::masked_moments;
+use alloyfit::backend::gpu::shader_source;
 use alloyfit::phantom::{PhantomOptions, find_particle, voxelize};
 use alloyfit::{Mask, Volume};
 use ndarray::Array3;
@@ -17,7 +18,9 @@ fn every_shader_parses_and_validates() {
         if path.extension().is_none_or(|e| e != "wgsl") {
             continue;
         }
-        let source = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy();
+        let source = shader_source(&name)
+            .unwrap_or_else(|| panic!("{}: not loaded by the GPU context", path.display()));
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
         naga::valid::Validator::new(

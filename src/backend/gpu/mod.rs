@@ -14,12 +14,30 @@ use super::cpu::sirt_update::SirtUpdateParams;
 use super::{DeviceChoice, DeviceRequest, Moments};
 use crate::volume::{Mask, Volume};
 
-const MASKED_MOMENTS_WGSL: &str = include_str!("../../../shaders/masked_moments.wgsl");
-const DIFFUSION_WGSL: &str = include_str!("../../../shaders/diffusion.wgsl");
-const FORWARD_PROJECT_WGSL: &str = include_str!("../../../shaders/forward_project.wgsl");
-const BACK_PROJECT_WGSL: &str = include_str!("../../../shaders/back_project.wgsl");
-const SIRT_RESIDUAL_WGSL: &str = include_str!("../../../shaders/sirt_residual.wgsl");
-const SIRT_UPDATE_WGSL: &str = include_str!("../../../shaders/sirt_update.wgsl");
+/// Code several shaders share; WGSL has no includes, so it is prepended when a shader is loaded.
+const PROJECTOR_SHARED_WGSL: &str = include_str!("../../../shaders/shared/projector.wgsl");
+
+/// The WGSL source of shader `name` (its file name in shaders/ without `.wgsl`) with the shared code
+/// it uses prepended: the one place that assembles shader sources, for the pipelines and the tests.
+pub fn shader_source(name: &str) -> Option<String> {
+    let (shared, body) = match name {
+        "masked_moments" => ("", include_str!("../../../shaders/masked_moments.wgsl")),
+        "diffusion" => ("", include_str!("../../../shaders/diffusion.wgsl")),
+        "forward_project" => (
+            PROJECTOR_SHARED_WGSL,
+            include_str!("../../../shaders/forward_project.wgsl"),
+        ),
+        "back_project" => (
+            PROJECTOR_SHARED_WGSL,
+            include_str!("../../../shaders/back_project.wgsl"),
+        ),
+        "sirt_residual" => ("", include_str!("../../../shaders/sirt_residual.wgsl")),
+        "sirt_update" => ("", include_str!("../../../shaders/sirt_update.wgsl")),
+        _ => return None,
+    };
+    Some(format!("{shared}\n{body}"))
+}
+
 /// Elements per workgroup of the element-wise SIRT kernels.
 const ELEMENTWISE_GROUP: u32 = 256;
 /// Detector pixels (forward) or voxels of a row (back) per projector workgroup.
@@ -194,12 +212,12 @@ impl GpuContext {
             trace: wgpu::Trace::Off,
         }))
         .with_context(|| format!("cannot open a device on adapter {}", summary.name))?;
-        let masked_moments = compile(&device, "masked_moments", MASKED_MOMENTS_WGSL)?;
-        let diffusion = compile(&device, "diffusion", DIFFUSION_WGSL)?;
-        let forward_project = compile(&device, "forward_project", FORWARD_PROJECT_WGSL)?;
-        let back_project = compile(&device, "back_project", BACK_PROJECT_WGSL)?;
-        let sirt_residual = compile(&device, "sirt_residual", SIRT_RESIDUAL_WGSL)?;
-        let sirt_update = compile(&device, "sirt_update", SIRT_UPDATE_WGSL)?;
+        let masked_moments = compile(&device, "masked_moments")?;
+        let diffusion = compile(&device, "diffusion")?;
+        let forward_project = compile(&device, "forward_project")?;
+        let back_project = compile(&device, "back_project")?;
+        let sirt_residual = compile(&device, "sirt_residual")?;
+        let sirt_update = compile(&device, "sirt_update")?;
         Ok(GpuContext {
             summary,
             limits,
@@ -683,7 +701,8 @@ impl GpuContext {
 }
 
 /// Compiles one WGSL compute shader (entry point `main`), turning validation errors into errors.
-fn compile(device: &wgpu::Device, label: &str, source: &str) -> Result<wgpu::ComputePipeline> {
+fn compile(device: &wgpu::Device, label: &str) -> Result<wgpu::ComputePipeline> {
+    let source = shader_source(label).with_context(|| format!("no shader named {label}"))?;
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
