@@ -1,6 +1,6 @@
 //! Projector throughput in voxel·angle updates per second (voxels × angles per second), forward and
-//! back, CPU and GPU, on the default ±70°/2° series (71 angles). The peer, ASTRA's CPU `linear`
-//! projector, is timed by benches/astra_peer.py on the same workload.
+//! back, and SIRT iterations per second, CPU and GPU, on the default ±70°/2° series (71 angles).
+//! The peer, ASTRA's CPU `linear` projector, is timed by benches/astra_peer.py on the same workload.
 //!
 //! `cargo bench --bench projector`; `ALLOYFIT_BENCH_SIZES=128,256` picks the slice sizes (n_k = 16
 //! slices each: every slice is an independent 2D problem, so throughput does not depend on n_k).
@@ -12,10 +12,12 @@ use alloyfit::backend::gpu::GpuContext;
 use alloyfit::backend::{Backend, DeviceChoice, DeviceRequest};
 use alloyfit::io::tilts::default_tilts_deg;
 use alloyfit::tomography::TiltGeometry;
+use alloyfit::tomography::sirt::{SirtOptions, sirt};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array3;
 
 const SLICES: usize = 16;
+const SIRT_ITERATIONS: usize = 5;
 
 fn sizes() -> Vec<usize> {
     std::env::var("ALLOYFIT_BENCH_SIZES")
@@ -52,6 +54,29 @@ fn bench_backend(c: &mut Criterion, name: &str, backend: &Backend) {
                     .unwrap()
             })
         });
+        // SIRT_ITERATIONS iterations per sample; computing R and C first costs about one more.
+        let options = SirtOptions {
+            iterations: SIRT_ITERATIONS,
+            ..Default::default()
+        };
+        group.throughput(Throughput::Elements(SIRT_ITERATIONS as u64));
+        group.bench_function(
+            format!("sirt {n}^2 x71, {SIRT_ITERATIONS} iterations"),
+            |b| {
+                b.iter(|| {
+                    sirt(
+                        backend,
+                        &series,
+                        &geometry,
+                        shape,
+                        1.0,
+                        &options,
+                        &mut |_| {},
+                    )
+                    .unwrap()
+                })
+            },
+        );
     }
     group.finish();
 }
