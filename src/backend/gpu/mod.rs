@@ -488,20 +488,13 @@ impl GpuContext {
         self.record(encoder, &self.back_project, &buffers, groups);
     }
 
-    /// A 2D dispatch of `len` elements in groups of [`ELEMENTWISE_GROUP`]: (groups per row, rows).
-    fn elementwise_groups(len: u32) -> (u32, u32) {
-        let groups = len.div_ceil(ELEMENTWISE_GROUP).max(1);
-        let per_row = groups.min(MAX_GROUPS_PER_DIMENSION);
-        (per_row, groups.div_ceil(per_row))
-    }
-
     /// Records residual = measured − projected and weighted = row_weights ⊙ residual.
     pub fn record_sirt_residual(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         [measured, projected, row_weights, residual, weighted]: [&GpuVolume; 5],
     ) {
-        let (per_row, rows) = Self::elementwise_groups(measured.voxel_count);
+        let (per_row, rows) = groups_2d(measured.voxel_count, ELEMENTWISE_GROUP);
         let params = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -528,7 +521,7 @@ impl GpuContext {
         mask: &GpuMask,
         update: &SirtUpdateParams,
     ) {
-        let (per_row, rows) = Self::elementwise_groups(volume.voxel_count);
+        let (per_row, rows) = groups_2d(volume.voxel_count, ELEMENTWISE_GROUP);
         let params = SirtUpdateParams {
             len: volume.voxel_count,
             groups_per_row: per_row,
@@ -613,9 +606,7 @@ impl GpuContext {
                 mask.voxel_count
             );
         }
-        let groups = values.voxel_count.div_ceil(WORKGROUP_SIZE as u32);
-        let groups_per_row = groups.min(MAX_GROUPS_PER_DIMENSION);
-        let rows = groups.div_ceil(groups_per_row);
+        let (groups_per_row, rows) = groups_2d(values.voxel_count, WORKGROUP_SIZE as u32);
         let partial_bytes = u64::from(groups_per_row * rows) * 16;
         let partials = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("moment partials"),
@@ -630,17 +621,13 @@ impl GpuContext {
                 contents: bytemuck::cast_slice(&[values.voxel_count, groups_per_row]),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-        let bind_group = self.bind(
+        let mut encoder = self.encoder();
+        self.record(
+            &mut encoder,
             &self.masked_moments,
             &[&values.buffer, &mask.buffer, &partials, &params],
+            [groups_per_row, rows, 1],
         );
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.masked_moments);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(groups_per_row, rows, 1);
-        }
         let raw = self.read_back(encoder, &partials)?;
         let vec4s: &[[f32; 4]] = bytemuck::cast_slice(&raw);
         Ok(Moments::from_partials(
@@ -698,6 +685,15 @@ impl GpuContext {
         staging.unmap();
         Ok(bytes)
     }
+}
+
+/// A 2D dispatch of `len` elements in workgroups of `group_size`: (groups per row, rows). One
+/// dimension holds at most [`MAX_GROUPS_PER_DIMENSION`] workgroups; the shaders rebuild the linear
+/// index from the row length they are given.
+fn groups_2d(len: u32, group_size: u32) -> (u32, u32) {
+    let groups = len.div_ceil(group_size).max(1);
+    let per_row = groups.min(MAX_GROUPS_PER_DIMENSION);
+    (per_row, groups.div_ceil(per_row))
 }
 
 /// Compiles one WGSL compute shader (entry point `main`), turning validation errors into errors.
