@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod diffusion;
+pub mod imaging;
 pub mod io;
 pub mod phantom;
 pub mod stats;

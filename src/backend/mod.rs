@@ -5,6 +5,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod kernels;
 
 use anyhow::Result;
 
@@ -70,6 +71,12 @@ impl Backend {
     }
 }
 
+/// A field of samples where a backend keeps it: host memory or a device buffer.
+pub enum Field {
+    Cpu(Vec<f32>),
+    Gpu(gpu::GpuVolume),
+}
+
 /// Count, sum and sum of squares of masked voxels, accumulated in f64.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Moments {
@@ -92,6 +99,11 @@ impl Moments {
 
     pub fn mean(&self) -> f64 {
         self.sum / self.count
+    }
+
+    /// Coefficient of variation std/mean (the spread statistic S, DESIGN.md §4.4).
+    pub fn coefficient_of_variation(&self) -> f64 {
+        self.std() / self.mean()
     }
 
     /// Population standard deviation.

@@ -19,8 +19,8 @@ pub use masks::{PreparedMask, prepare_mask};
 
 use crate::backend::cpu::diffusion::{OUTSIDE, diffusion_step};
 use crate::backend::cpu::masked_moments::masked_moments;
-use crate::backend::gpu::{GpuContext, GpuMask, GpuVolume};
-use crate::backend::{Backend, Moments};
+use crate::backend::gpu::{GpuContext, GpuMask};
+use crate::backend::{Backend, Field, Moments};
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// The largest stable β = Δτ/h² of the explicit 7-point scheme; it also keeps the maximum principle.
@@ -78,16 +78,19 @@ impl StepPlan {
     }
 }
 
-/// A composition field (cropped, with the outside marker) on one backend.
-enum Field {
-    Cpu(Vec<f32>),
-    Gpu(GpuVolume),
-}
-
 /// The cropped grid a trajectory works on, and where it sits in the full grid.
 struct Crop {
     ranges: [Range<usize>; 3],
     shape: [usize; 3],
+}
+
+/// Where a cropped field sits in its full grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropPlacement {
+    pub origin: [usize; 3],
+    pub shape: [usize; 3],
+    pub full_shape: [usize; 3],
+    pub voxel_nm: f64,
 }
 
 /// A diffusion run from C0 through increasing taus.
@@ -294,6 +297,20 @@ impl<'a> Trajectory<'a> {
             }
             _ => bail!("fields of a trajectory live on different backends"),
         }
+    }
+
+    /// The snapshot field (cropped, outside voxels marked) and where its crop sits in the full grid.
+    pub fn snapshot_field(&self) -> (&Field, CropPlacement) {
+        let r = &self.crop.ranges;
+        (
+            &self.snapshot,
+            CropPlacement {
+                origin: [r[0].start, r[1].start, r[2].start],
+                shape: self.crop.shape,
+                full_shape: self.full_shape,
+                voxel_nm: self.voxel_nm,
+            },
+        )
     }
 
     /// The snapshot as a full-size composition volume (0 outside the mask).

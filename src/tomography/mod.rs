@@ -68,14 +68,14 @@ impl TiltGeometry {
         [self.angles_deg.len(), shape[0], self.n_det]
     }
 
-    fn rays(&self) -> Vec<Ray> {
+    pub(crate) fn rays(&self) -> Vec<Ray> {
         self.angles_deg
             .iter()
             .map(|&a| Ray::new(a, self.pitch_voxels))
             .collect()
     }
 
-    fn params(&self, shape: [usize; 3]) -> Result<ProjectorParams> {
+    pub(crate) fn params(&self, shape: [usize; 3]) -> Result<ProjectorParams> {
         let as_u32 = |n: usize, what: &str| {
             u32::try_from(n).map_err(|_| anyhow::anyhow!("{what} {n} is too large"))
         };

@@ -7,7 +7,7 @@ use anyhow::{Result, bail, ensure};
 use ndarray::Axis;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Poisson};
+use rand_distr::{Distribution, Poisson, StandardNormal};
 use rayon::prelude::*;
 
 use super::TiltSeries;
@@ -41,6 +41,24 @@ pub fn add_poisson_noise(series: &mut TiltSeries, dose: f64, seed: u64) -> Resul
             }
             Ok(())
         })
+}
+
+/// A standard-normal field of `shape` `[angle, k, m]`, one ChaCha8 stream per projection image as in
+/// [`add_poisson_noise`]: the fixed z of the smooth noise mode.
+pub fn standard_normal_field(shape: [usize; 3], seed: u64) -> Vec<f32> {
+    let image_len = shape[1] * shape[2];
+    let mut field = vec![0.0f32; shape[0] * image_len];
+    field
+        .par_chunks_mut(image_len.max(1))
+        .enumerate()
+        .for_each(|(angle, image)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(angle as u64);
+            for z in image.iter_mut() {
+                *z = StandardNormal.sample(&mut rng);
+            }
+        });
+    field
 }
 
 #[cfg(test)]

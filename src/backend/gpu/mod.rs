@@ -8,9 +8,12 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wgpu::util::DeviceExt;
 
+use super::cpu::blur::BlurParams;
+use super::cpu::intensity::IntensityParams;
 use super::cpu::masked_moments::WORKGROUP_SIZE;
 use super::cpu::projector::{ProjectorParams, Ray};
 use super::cpu::sirt_update::SirtUpdateParams;
+use super::cpu::smooth_noise::SmoothNoiseParams;
 use super::{DeviceChoice, DeviceRequest, Moments};
 use crate::volume::{Mask, Volume};
 
@@ -33,6 +36,9 @@ pub fn shader_source(name: &str) -> Option<String> {
         ),
         "sirt_residual" => ("", include_str!("../../../shaders/sirt_residual.wgsl")),
         "sirt_update" => ("", include_str!("../../../shaders/sirt_update.wgsl")),
+        "intensity" => ("", include_str!("../../../shaders/intensity.wgsl")),
+        "blur" => ("", include_str!("../../../shaders/blur.wgsl")),
+        "smooth_noise" => ("", include_str!("../../../shaders/smooth_noise.wgsl")),
         _ => return None,
     };
     Some(format!("{shared}\n{body}"))
@@ -43,8 +49,9 @@ const ELEMENTWISE_GROUP: u32 = 256;
 /// Detector pixels (forward) or voxels of a row (back) per projector workgroup.
 const PROJECTOR_ROW_GROUP: u32 = 64;
 
-/// Voxels of a row per diffusion workgroup (the shader's `workgroup_size`).
-const DIFFUSION_ROW_GROUP: u32 = 64;
+/// Voxels of a row per workgroup of the per-voxel grid kernels (diffusion, intensity, blur: their
+/// `workgroup_size`).
+const ROW_GROUP: u32 = 64;
 /// Diffusion steps recorded per submit: enough to amortise a submit, few enough that the driver's
 /// command buffers stay small and a watchdog never sees one long submission.
 const STEPS_PER_SUBMIT: u64 = 256;
@@ -137,6 +144,9 @@ pub struct GpuContext {
     back_project: wgpu::ComputePipeline,
     sirt_residual: wgpu::ComputePipeline,
     sirt_update: wgpu::ComputePipeline,
+    intensity: wgpu::ComputePipeline,
+    blur: wgpu::ComputePipeline,
+    smooth_noise: wgpu::ComputePipeline,
 }
 
 /// A tilt geometry on the device: the rays and the projector's uniform.
@@ -218,6 +228,9 @@ impl GpuContext {
         let back_project = compile(&device, "back_project")?;
         let sirt_residual = compile(&device, "sirt_residual")?;
         let sirt_update = compile(&device, "sirt_update")?;
+        let intensity = compile(&device, "intensity")?;
+        let blur = compile(&device, "blur")?;
+        let smooth_noise = compile(&device, "smooth_noise")?;
         Ok(GpuContext {
             summary,
             limits,
@@ -229,6 +242,9 @@ impl GpuContext {
             back_project,
             sirt_residual,
             sirt_update,
+            intensity,
+            blur,
+            smooth_noise,
         })
     }
 
@@ -331,7 +347,7 @@ impl GpuContext {
         if a.voxel_count != n_k * n_i * n_j || b.voxel_count != a.voxel_count {
             bail!("diffusion fields do not match the grid {shape:?}");
         }
-        let groups = [n_j.div_ceil(DIFFUSION_ROW_GROUP), n_i, n_k];
+        let groups = [n_j.div_ceil(ROW_GROUP), n_i, n_k];
         let max_groups = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max_groups) {
             bail!(
@@ -542,6 +558,69 @@ impl GpuContext {
             &params,
         ];
         self.record(encoder, &self.sirt_update, &buffers, [per_row, rows, 1]);
+    }
+
+    fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// Records filling `buffer` with zeros.
+    pub fn record_clear(&self, encoder: &mut wgpu::CommandEncoder, buffer: &GpuVolume) {
+        encoder.clear_buffer(&buffer.buffer, 0, None);
+    }
+
+    /// Records intensity = M·(1 + (r − 1)·C) on the full grid from a cropped, marked field.
+    pub fn record_intensity(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        field: &GpuVolume,
+        params: &IntensityParams,
+        intensity: &GpuVolume,
+    ) {
+        let groups = [params.n_j.div_ceil(ROW_GROUP), params.n_i, params.n_k];
+        let uniform = self.uniform("intensity params", params);
+        let buffers = [&field.buffer, &intensity.buffer, &uniform];
+        self.record(encoder, &self.intensity, &buffers, groups);
+    }
+
+    /// Records one separable blur pass along `params.axis`.
+    pub fn record_blur_pass(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        input: &GpuVolume,
+        taps: &GpuVolume,
+        params: &BlurParams,
+        output: &GpuVolume,
+    ) {
+        let groups = [params.n_j.div_ceil(ROW_GROUP), params.n_i, params.n_k];
+        let uniform = self.uniform("blur params", params);
+        let buffers = [&input.buffer, &taps.buffer, &output.buffer, &uniform];
+        self.record(encoder, &self.blur, &buffers, groups);
+    }
+
+    /// Records series ← series + sqrt(series/λ)·normal.
+    pub fn record_smooth_noise(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        series: &GpuVolume,
+        normal: &GpuVolume,
+        inverse_dose: f32,
+    ) {
+        let (per_row, rows) = groups_2d(series.voxel_count, ELEMENTWISE_GROUP);
+        let params = SmoothNoiseParams {
+            len: series.voxel_count,
+            groups_per_row: per_row,
+            inverse_dose,
+            padding: 0,
+        };
+        let uniform = self.uniform("smooth noise params", &params);
+        let buffers = [&series.buffer, &normal.buffer, &uniform];
+        self.record(encoder, &self.smooth_noise, &buffers, [per_row, rows, 1]);
     }
 
     /// Forward-projects `volume` (host samples) and returns the tilt series `[angle][k][m]`.

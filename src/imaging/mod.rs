@@ -1,0 +1,379 @@
+//! The simulated acquisition (DESIGN.md §4.3) and the degree of alloying (§4.4): a composition
+//! field becomes intensity I = M·(1 + (r − 1)·C), is blurred by a 3D Gaussian, projected at the tilt
+//! angles, given noise, reconstructed with SIRT, and summarised by its spread inside a mask. The
+//! chain is written once over [`Kernels`]; on a GPU the volume stays on the device from the
+//! composition field to the spread, and only a few numbers come back.
+
+pub mod dose;
+pub mod quantify;
+
+use anyhow::{Result, ensure};
+use ndarray::Array3;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::cpu::blur::BlurParams;
+use crate::backend::cpu::intensity::IntensityParams;
+use crate::backend::kernels::{CpuKernels, GpuKernels, Kernels};
+use crate::backend::{Backend, Moments};
+use crate::diffusion::Trajectory;
+use crate::io::tilts::default_tilts_deg;
+use crate::tomography::TiltGeometry;
+use crate::tomography::noise::{add_poisson_noise, standard_normal_field};
+use crate::tomography::sirt::{SirtOptions, SirtSolver};
+use crate::volume::{Mask, Volume, check_same_grid};
+
+/// r = I_Au/I_Ag ≈ (79/47)^1.7 (DESIGN.md §4.3).
+pub const CONTRAST_RATIO_DEFAULT: f64 = 2.4;
+/// The blur's reach in standard deviations: the tails beyond 5σ change the variance by < 2e-5.
+const BLUR_REACH_SIGMAS: f64 = 5.0;
+
+/// Everything the chain needs besides the state it images and the noise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagingParams {
+    /// r = I_Au/I_Ag.
+    pub contrast_ratio: f64,
+    /// Standard deviation of the Gaussian blur, nm (0: none).
+    pub blur_sigma_nm: f64,
+    pub tilt_angles_deg: Vec<f64>,
+    pub sirt_iterations: usize,
+    /// Seed of the fixed standard-normal field of [`Noise::Smooth`].
+    pub noise_seed: u64,
+}
+
+impl ImagingParams {
+    /// DESIGN.md's defaults for a grid of `voxel_nm`: blur of one voxel, ±70° in 2° steps, 50 SIRT
+    /// iterations.
+    pub fn defaults(voxel_nm: f64) -> ImagingParams {
+        ImagingParams {
+            contrast_ratio: CONTRAST_RATIO_DEFAULT,
+            blur_sigma_nm: voxel_nm,
+            tilt_angles_deg: default_tilts_deg(),
+            sirt_iterations: 50,
+            noise_seed: 1,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        ensure!(
+            self.contrast_ratio.is_finite() && self.contrast_ratio > 1.0,
+            "contrast ratio r = I_Au/I_Ag must be a number above 1, got {}",
+            self.contrast_ratio
+        );
+        ensure!(
+            self.blur_sigma_nm.is_finite() && self.blur_sigma_nm >= 0.0,
+            "blur sigma must be a non-negative number of nm, got {}",
+            self.blur_sigma_nm
+        );
+        Ok(())
+    }
+}
+
+/// The noise a chain run adds to its projections (DESIGN.md §4.3 step 4).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Noise {
+    None,
+    /// Exact Poisson counts at `dose` from a seeded generator, as a microscope records them.
+    Poisson {
+        dose: f64,
+        seed: u64,
+    },
+    /// p + sqrt(p/λ)·z with the chain's fixed field z: smooth and deterministic in the state, for
+    /// fitting.
+    Smooth {
+        dose: f64,
+    },
+}
+
+/// What one chain run measured.
+#[derive(Debug, Clone)]
+pub struct Imaged {
+    /// Moments of the reconstruction inside the analysis mask; the spread is their CV.
+    pub moments: Moments,
+    /// Moments on the central slice through the tilt axis, perpendicular to the 0° beam (DESIGN.md
+    /// §4.5's noise slice).
+    pub slice_moments: Moments,
+    /// The reconstruction itself, when asked for.
+    pub reconstruction: Option<Volume>,
+}
+
+impl Imaged {
+    /// S = std/mean inside the mask.
+    pub fn spread(&self) -> f64 {
+        self.moments.coefficient_of_variation()
+    }
+
+    /// CV on the noise slice.
+    pub fn slice_spread(&self) -> f64 {
+        self.slice_moments.coefficient_of_variation()
+    }
+}
+
+/// The normalised Gaussian taps of a blur with `sigma_voxels`, out to [`BLUR_REACH_SIGMAS`].
+pub fn gaussian_taps(sigma_voxels: f64) -> Vec<f32> {
+    let radius = (BLUR_REACH_SIGMAS * sigma_voxels).ceil() as i64;
+    let weights: Vec<f64> = (-radius..=radius)
+        .map(|t| (-(t * t) as f64 / (2.0 * sigma_voxels * sigma_voxels)).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter().map(|w| (w / total) as f32).collect()
+}
+
+/// The row i of a slice that contains the tilt axis (y = 0) and so lies across the 0° beam.
+pub fn central_row(n_i: usize) -> usize {
+    n_i / 2
+}
+
+/// `mask` restricted to the central row's (k, j) plane.
+pub fn noise_slice_mask(mask: &Mask) -> Result<Mask> {
+    let row = central_row(mask.shape()[1]);
+    let mut data = mask.data().clone();
+    for ((_, i, _), inside) in data.indexed_iter_mut() {
+        *inside &= i == row;
+    }
+    Ok(Mask::new(data, mask.voxel_nm())?)
+}
+
+/// The chain for one grid, geometry and analysis mask on one backend, with its buffers, SIRT
+/// weights and noise field prepared once and reused for every state it images.
+pub struct ImagingChain<'a> {
+    prepared: Prepared<'a>,
+    shape: [usize; 3],
+    voxel_nm: f64,
+    contrast_ratio: f64,
+    noise_seed: u64,
+    series_shape: [usize; 3],
+}
+
+enum Prepared<'a> {
+    Cpu(Box<ChainBuffers<CpuKernels>>),
+    Gpu(Box<ChainBuffers<GpuKernels<'a>>>),
+}
+
+struct ChainBuffers<K: Kernels> {
+    kernels: K,
+    sirt: SirtSolver<K>,
+    taps: Option<(K::Buffer, u32)>,
+    analysis: K::Bits,
+    slice: K::Bits,
+    intensity: K::Buffer,
+    scratch: K::Buffer,
+    series: K::Buffer,
+    volume: K::Buffer,
+    normal: Option<K::Buffer>,
+}
+
+impl<'a> ImagingChain<'a> {
+    /// Prepares the chain for volumes on `mask`'s grid; spreads are measured inside `mask`.
+    pub fn new(backend: &'a Backend, params: &ImagingParams, mask: &Mask) -> Result<Self> {
+        params.check()?;
+        ensure!(mask.count() > 0, "the analysis mask is empty");
+        let (shape, voxel_nm) = mask.grid();
+        let geometry = TiltGeometry::for_volume(params.tilt_angles_deg.clone(), shape)?;
+        let slice = noise_slice_mask(mask)?;
+        ensure!(
+            slice.count() > 0,
+            "the particle does not reach the central slice (row {}) that holds the tilt axis",
+            central_row(shape[1])
+        );
+        let sirt = SirtOptions {
+            iterations: params.sirt_iterations,
+            ..SirtOptions::default()
+        };
+        let sigma_voxels = params.blur_sigma_nm / voxel_nm;
+        let taps = (sigma_voxels > 0.0).then(|| gaussian_taps(sigma_voxels));
+        let series_shape = geometry.series_shape(shape);
+        let rays = geometry.rays();
+        let projector = geometry.params(shape)?;
+        let setup = ChainSetup {
+            shape,
+            voxel_nm,
+            series_len: series_shape.iter().product(),
+            sirt: &sirt,
+            taps: taps.as_deref(),
+            analysis: mask,
+            slice: &slice,
+        };
+        let prepared = match backend {
+            Backend::Cpu => Prepared::Cpu(Box::new(ChainBuffers::new(
+                CpuKernels {
+                    rays,
+                    params: projector,
+                },
+                &setup,
+            )?)),
+            Backend::Gpu(gpu) => Prepared::Gpu(Box::new(ChainBuffers::new(
+                GpuKernels::new(gpu, &rays, &projector)?,
+                &setup,
+            )?)),
+        };
+        Ok(ImagingChain {
+            prepared,
+            shape,
+            voxel_nm,
+            contrast_ratio: params.contrast_ratio,
+            noise_seed: params.noise_seed,
+            series_shape,
+        })
+    }
+
+    /// Images the current snapshot of `state`; keeps the reconstruction if `keep_reconstruction`.
+    pub fn image(
+        &mut self,
+        state: &Trajectory,
+        noise: Noise,
+        keep_reconstruction: bool,
+    ) -> Result<Imaged> {
+        let (field, place) = state.snapshot_field();
+        check_same_grid(
+            "imaged state and imaging chain",
+            (place.full_shape, place.voxel_nm),
+            (self.shape, self.voxel_nm),
+        )?;
+        let u = |n: usize| n as u32;
+        let params = IntensityParams {
+            n_k: u(self.shape[0]),
+            n_i: u(self.shape[1]),
+            n_j: u(self.shape[2]),
+            contrast_minus_one: (self.contrast_ratio - 1.0) as f32,
+            k0: u(place.origin[0]),
+            i0: u(place.origin[1]),
+            j0: u(place.origin[2]),
+            crop_k: u(place.shape[0]),
+            crop_i: u(place.shape[1]),
+            crop_j: u(place.shape[2]),
+            padding: [0; 2],
+        };
+        let run = ChainRun {
+            intensity: &params,
+            noise,
+            noise_seed: self.noise_seed,
+            series_shape: self.series_shape,
+            keep_reconstruction,
+        };
+        let (moments, slice_moments, voxels) = match &mut self.prepared {
+            Prepared::Cpu(buffers) => buffers.image(field, &run)?,
+            Prepared::Gpu(buffers) => buffers.image(field, &run)?,
+        };
+        let reconstruction = match voxels {
+            Some(v) => Some(Volume::new(
+                Array3::from_shape_vec(self.shape, v)?,
+                self.voxel_nm,
+            )?),
+            None => None,
+        };
+        Ok(Imaged {
+            moments,
+            slice_moments,
+            reconstruction,
+        })
+    }
+}
+
+struct ChainSetup<'s> {
+    shape: [usize; 3],
+    voxel_nm: f64,
+    series_len: usize,
+    sirt: &'s SirtOptions,
+    taps: Option<&'s [f32]>,
+    analysis: &'s Mask,
+    slice: &'s Mask,
+}
+
+struct ChainRun<'r> {
+    intensity: &'r IntensityParams,
+    noise: Noise,
+    noise_seed: u64,
+    series_shape: [usize; 3],
+    keep_reconstruction: bool,
+}
+
+impl<K: Kernels> ChainBuffers<K> {
+    fn new(kernels: K, setup: &ChainSetup) -> Result<Self> {
+        let volume_len: usize = setup.shape.iter().product();
+        let sirt = SirtSolver::new(
+            &kernels,
+            setup.shape,
+            setup.voxel_nm,
+            setup.series_len,
+            setup.sirt,
+        )?;
+        let taps = match setup.taps {
+            Some(taps) => Some((kernels.upload(taps)?, (taps.len() / 2) as u32)),
+            None => None,
+        };
+        Ok(ChainBuffers {
+            sirt,
+            taps,
+            analysis: kernels.upload_bits(&setup.analysis.to_bits(), volume_len)?,
+            slice: kernels.upload_bits(&setup.slice.to_bits(), volume_len)?,
+            intensity: kernels.zeros(volume_len)?,
+            scratch: kernels.zeros(volume_len)?,
+            series: kernels.zeros(setup.series_len)?,
+            volume: kernels.zeros(volume_len)?,
+            normal: None,
+            kernels,
+        })
+    }
+
+    fn image(
+        &mut self,
+        field: &crate::backend::Field,
+        run: &ChainRun,
+    ) -> Result<(Moments, Moments, Option<Vec<f32>>)> {
+        let k = &self.kernels;
+        let p = run.intensity;
+        k.intensity(k.field(field)?, p, &mut self.intensity)?;
+        if let Some((taps, radius)) = &self.taps {
+            for axis in 0..3 {
+                let params = BlurParams {
+                    n_k: p.n_k,
+                    n_i: p.n_i,
+                    n_j: p.n_j,
+                    axis,
+                    radius: *radius,
+                    padding: [0; 3],
+                };
+                k.blur_pass(&self.intensity, taps, &params, &mut self.scratch)?;
+                std::mem::swap(&mut self.intensity, &mut self.scratch);
+            }
+        }
+        k.forward(&self.intensity, &mut self.series)?;
+        match run.noise {
+            Noise::None => {}
+            Noise::Smooth { dose } => {
+                ensure!(
+                    dose.is_finite() && dose > 0.0,
+                    "dose must be a positive number of counts per unit projected intensity, got {dose}"
+                );
+                if self.normal.is_none() {
+                    let z = standard_normal_field(run.series_shape, run.noise_seed);
+                    self.normal = Some(k.upload(&z)?);
+                }
+                let normal = self.normal.as_ref().expect("set above");
+                k.smooth_noise(&mut self.series, normal, (1.0 / dose) as f32)?;
+            }
+            Noise::Poisson { dose, seed } => {
+                let mut series =
+                    Array3::from_shape_vec(run.series_shape, k.download(&self.series)?)?;
+                add_poisson_noise(&mut series, dose, seed)?;
+                self.series = k.upload(series.as_slice().expect("standard layout"))?;
+            }
+        }
+        self.sirt
+            .run(k, &self.series, &mut self.volume, &mut |_| {})?;
+        let moments = k.moments(&self.volume, &self.analysis)?;
+        let slice_moments = k.moments(&self.volume, &self.slice)?;
+        let voxels = if run.keep_reconstruction {
+            Some(k.download(&self.volume)?)
+        } else {
+            None
+        };
+        Ok((moments, slice_moments, voxels))
+    }
+}
+
+/// Degree of alloying α = (S(0) − S)/(S(0) − S_100) (DESIGN.md §4.4), not clipped.
+pub fn alloying_degree(spread: f64, spread_initial: f64, spread_alloyed: f64) -> f64 {
+    (spread_initial - spread) / (spread_initial - spread_alloyed)
+}

@@ -1,0 +1,280 @@
+//! Quantifying a measured reconstruction (DESIGN.md §4.4): the background from a band around the
+//! particle, the particle mask (Otsu threshold, largest 6-connected component, holes filled,
+//! optional erosion), the spread inside it, and the composition map that starts a simulation.
+//! These run once per file on the host; the statistics they share with the chain (masked moments)
+//! use the same reference kernel.
+
+use anyhow::{Result, bail, ensure};
+use ndarray::Array3;
+use serde::Serialize;
+
+use super::central_row;
+use crate::backend::Moments;
+use crate::backend::cpu::masked_moments::masked_moments;
+use crate::volume::{Mask, Volume, check_same_grid, face_neighbours};
+
+/// Histogram bins of the Otsu threshold.
+const OTSU_BINS: usize = 256;
+/// The background band lies between these two 6-connected dilations of a first, rough mask: far
+/// enough out to miss the particle's blurred edge, close enough to see the particle's surroundings.
+const BAND_INNER_VOXELS: usize = 3;
+const BAND_OUTER_VOXELS: usize = 6;
+
+/// A segmented reconstruction.
+#[derive(Debug, Clone)]
+pub struct Segmentation {
+    pub mask: Mask,
+    /// Median intensity of the band outside the particle, subtracted before any statistic.
+    pub background: f64,
+    /// Otsu threshold on background-subtracted intensities.
+    pub threshold: f64,
+    /// Holes (enclosed background voxels) filled.
+    pub filled_voxels: usize,
+    /// Voxels outside the largest component, dropped.
+    pub dropped_voxels: usize,
+}
+
+/// What one reconstruction measures.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Measured {
+    /// S = CV inside the mask.
+    pub spread: f64,
+    /// CV on the central slice (DESIGN.md §4.5).
+    pub slice_spread: f64,
+    pub mask_voxels: usize,
+    pub background: f64,
+}
+
+/// The Otsu threshold of `values`: the cut that maximises the between-class variance of a
+/// [`OTSU_BINS`]-bin histogram.
+pub fn otsu_threshold(values: &[f32]) -> Result<f64> {
+    let finite = values.iter().filter(|v| v.is_finite());
+    let (low, high) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+        (lo.min(f64::from(v)), hi.max(f64::from(v)))
+    });
+    ensure!(
+        low.is_finite() && high > low,
+        "the reconstruction is constant (or has no finite value): there is no particle to segment"
+    );
+    let width = (high - low) / OTSU_BINS as f64;
+    let mut histogram = [0f64; OTSU_BINS];
+    for &v in values.iter().filter(|v| v.is_finite()) {
+        let bin = (((f64::from(v) - low) / width) as usize).min(OTSU_BINS - 1);
+        histogram[bin] += 1.0;
+    }
+    let total: f64 = histogram.iter().sum();
+    let total_moment: f64 = histogram
+        .iter()
+        .enumerate()
+        .map(|(b, h)| b as f64 * h)
+        .sum();
+    let (mut below, mut below_moment) = (0.0, 0.0);
+    let (mut best, mut best_variance) = (0, -1.0);
+    for (bin, &count) in histogram.iter().enumerate() {
+        below += count;
+        below_moment += bin as f64 * count;
+        let above = total - below;
+        if below == 0.0 || above == 0.0 {
+            continue;
+        }
+        let mean_below = below_moment / below;
+        let mean_above = (total_moment - below_moment) / above;
+        let variance = below * above * (mean_below - mean_above).powi(2);
+        if variance > best_variance {
+            best_variance = variance;
+            best = bin;
+        }
+    }
+    Ok(low + (best + 1) as f64 * width)
+}
+
+/// `mask` grown by `steps` 6-connected dilations.
+fn dilate(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
+    let mut current = mask.to_vec();
+    for _ in 0..steps {
+        let mut next = current.clone();
+        for (n, &inside) in current.iter().enumerate() {
+            if inside {
+                for m in face_neighbours(n, shape).into_iter().flatten() {
+                    next[m] = true;
+                }
+            }
+        }
+        current = next;
+    }
+    current
+}
+
+/// `mask` with every outside region that does not reach the grid's edge filled; returns how many
+/// voxels were filled.
+fn fill_holes(mask: &mut [bool], shape: [usize; 3]) -> usize {
+    let mut reached = vec![false; mask.len()];
+    let mut stack: Vec<usize> = (0..mask.len())
+        .filter(|&n| !mask[n] && face_neighbours(n, shape).iter().any(Option::is_none))
+        .collect();
+    for &n in &stack {
+        reached[n] = true;
+    }
+    while let Some(n) = stack.pop() {
+        for m in face_neighbours(n, shape).into_iter().flatten() {
+            if !mask[m] && !reached[m] {
+                reached[m] = true;
+                stack.push(m);
+            }
+        }
+    }
+    let mut filled = 0;
+    for (inside, reached) in mask.iter_mut().zip(reached) {
+        if !*inside && !reached {
+            *inside = true;
+            filled += 1;
+        }
+    }
+    filled
+}
+
+/// `mask` shrunk by `steps` 6-connected erosions (a voxel stays if all its face neighbours are in).
+fn erode(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
+    let mut current = mask.to_vec();
+    for _ in 0..steps {
+        current = (0..current.len())
+            .map(|n| {
+                current[n]
+                    && face_neighbours(n, shape)
+                        .iter()
+                        .all(|m| m.is_some_and(|m| current[m]))
+            })
+            .collect();
+    }
+    current
+}
+
+fn median(mut values: Vec<f32>) -> f64 {
+    values.sort_unstable_by(f32::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        f64::from(values[mid])
+    } else {
+        0.5 * (f64::from(values[mid - 1]) + f64::from(values[mid]))
+    }
+}
+
+/// Segments the particle in a reconstruction (DESIGN.md §4.4), eroding by `erosion_voxels`.
+pub fn segment(volume: &Volume, erosion_voxels: usize) -> Result<Segmentation> {
+    let shape = volume.shape();
+    let values = volume.as_slice();
+    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        bail!("the reconstruction holds a non-finite value ({bad}); it cannot be segmented");
+    }
+    let rough: Vec<bool> = {
+        let cut = otsu_threshold(values)? as f32;
+        values.iter().map(|&v| v > cut).collect()
+    };
+    let inner = dilate(&rough, shape, BAND_INNER_VOXELS);
+    let outer = dilate(&inner, shape, BAND_OUTER_VOXELS - BAND_INNER_VOXELS);
+    let band: Vec<f32> = (0..values.len())
+        .filter(|&n| outer[n] && !inner[n])
+        .map(|n| values[n])
+        .collect();
+    let band = if band.is_empty() {
+        // The particle fills the grid: use whatever lies outside the inner dilation.
+        (0..values.len())
+            .filter(|&n| !inner[n])
+            .map(|n| values[n])
+            .collect()
+    } else {
+        band
+    };
+    ensure!(
+        !band.is_empty(),
+        "the particle fills the whole grid: no background is left to measure (pad the reconstruction)"
+    );
+    let background = median(band);
+    let corrected: Vec<f32> = values
+        .iter()
+        .map(|&v| (f64::from(v) - background) as f32)
+        .collect();
+    let threshold = otsu_threshold(&corrected)?;
+    let above = Array3::from_shape_vec(
+        shape,
+        corrected
+            .iter()
+            .map(|&v| f64::from(v) > threshold)
+            .collect(),
+    )?;
+    let (largest, sizes) = Mask::new(above, volume.voxel_nm())?.largest_component();
+    let dropped_voxels = sizes.iter().skip(1).sum();
+    let mut inside = largest.data().as_slice().expect("standard layout").to_vec();
+    let filled_voxels = fill_holes(&mut inside, shape);
+    let inside = erode(&inside, shape, erosion_voxels);
+    let mask = Mask::new(Array3::from_shape_vec(shape, inside)?, volume.voxel_nm())?;
+    ensure!(
+        mask.count() > 0,
+        "erosion by {erosion_voxels} voxels left nothing of the particle; use a smaller erosion"
+    );
+    Ok(Segmentation {
+        mask,
+        background,
+        threshold,
+        filled_voxels,
+        dropped_voxels,
+    })
+}
+
+/// Moments of `volume − background` inside `mask` and on its central slice.
+pub fn measure(volume: &Volume, mask: &Mask, background: f64) -> Result<Measured> {
+    check_same_grid("reconstruction and mask", volume.grid(), mask.grid())?;
+    let corrected: Vec<f32> = volume
+        .as_slice()
+        .iter()
+        .map(|&v| (f64::from(v) - background) as f32)
+        .collect();
+    let moments = masked_moments(&corrected, &mask.to_bits());
+    let slice = super::noise_slice_mask(mask)?;
+    ensure!(
+        slice.count() > 0,
+        "the particle does not reach the central slice (row {}) that holds the tilt axis",
+        central_row(mask.shape()[1])
+    );
+    let slice_moments: Moments = masked_moments(&corrected, &slice.to_bits());
+    Ok(Measured {
+        spread: moments.coefficient_of_variation(),
+        slice_spread: slice_moments.coefficient_of_variation(),
+        mask_voxels: mask.count(),
+        background,
+    })
+}
+
+/// The Au fraction per voxel (DESIGN.md §4.4): I is affine in c; I_Ag comes from the mean intensity
+/// inside the mask and the known mean composition, c = (I/I_Ag − 1)/(r − 1), clipped to [0, 1].
+/// 0 outside the mask.
+pub fn composition_map(
+    volume: &Volume,
+    mask: &Mask,
+    background: f64,
+    mean_au_fraction: f64,
+    contrast_ratio: f64,
+) -> Result<Volume> {
+    ensure!(
+        (0.0..=1.0).contains(&mean_au_fraction),
+        "the mean Au fraction must lie in [0, 1], got {mean_au_fraction}"
+    );
+    let corrected: Vec<f32> = volume
+        .as_slice()
+        .iter()
+        .map(|&v| (f64::from(v) - background) as f32)
+        .collect();
+    let mean = masked_moments(&corrected, &mask.to_bits()).mean();
+    ensure!(
+        mean > 0.0,
+        "the particle is not brighter than its background: no composition can be calibrated"
+    );
+    let silver = mean / (1.0 + (contrast_ratio - 1.0) * mean_au_fraction);
+    let mut map = Array3::<f32>::zeros(volume.shape());
+    for ((c, &i), &inside) in map.iter_mut().zip(&corrected).zip(mask.data()) {
+        if inside {
+            *c = ((f64::from(i) / silver - 1.0) / (contrast_ratio - 1.0)).clamp(0.0, 1.0) as f32;
+        }
+    }
+    Ok(Volume::new(map, volume.voxel_nm())?)
+}
