@@ -4,12 +4,15 @@
 //! Data flows one way: [`io`] → [`phantom`] (and, later, quantification) → physics kernels on a
 //! [`backend`] → fit → report. The binary in `main.rs` is a thin command-line layer over this crate.
 
+pub mod analysis;
 pub mod backend;
 pub mod diffusion;
+pub mod experiment;
 pub mod imaging;
 pub mod io;
 pub mod phantom;
 pub mod stats;
+pub mod synth;
 pub mod tomography;
 pub mod volume;
 

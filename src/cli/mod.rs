@@ -5,10 +5,12 @@ mod devices;
 mod info;
 mod phantom;
 mod project;
+mod quantify;
 mod reconstruct;
 mod simulate;
+mod synth;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use alloyfit::backend::{DeviceChoice, DeviceRequest};
@@ -38,6 +40,10 @@ enum Command {
     Project(project::Args),
     /// Reconstruct a volume from a tilt series with SIRT.
     Reconstruct(reconstruct::Args),
+    /// Make a synthetic experiment: a phantom diffused with a known D, imaged at each time.
+    Synth(synth::Args),
+    /// Quantify an experiment: the measured alloying curve, the noise and the simulation dose.
+    Quantify(quantify::Args),
     /// List the GPU adapters alloyfit can use, with the limits that matter.
     Devices(devices::Args),
 }
@@ -80,6 +86,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Project(args) => project::run(&args),
         Command::Reconstruct(args) => reconstruct::run(&args),
+        Command::Synth(args) => synth::run(&args),
+        Command::Quantify(args) => quantify::run(&args),
         Command::Devices(args) => devices::run(&args),
     }
 }
@@ -93,6 +101,11 @@ pub struct TiltArgs {
 }
 
 impl TiltArgs {
+    /// The spec or file name as given.
+    pub fn spec(&self) -> &str {
+        &self.tilts
+    }
+
     pub fn angles(&self) -> Result<Vec<f64>> {
         let path = std::path::Path::new(&self.tilts);
         if path.is_file() {
@@ -116,4 +129,51 @@ pub fn overwrite_policy(force: bool) -> Overwrite {
 pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Parses comma-separated times in s that start at or above 0 and increase.
+pub fn parse_times(text: &str) -> Result<Vec<f64>> {
+    let times: Vec<f64> = text
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<f64>()
+                .with_context(|| format!("--times: '{}' is not a number of seconds", t.trim()))
+        })
+        .collect::<Result<_>>()?;
+    ensure!(!times.is_empty(), "--times: no times given");
+    for pair in times.windows(2) {
+        ensure!(
+            pair[1] > pair[0],
+            "--times must increase: {} comes after {}",
+            pair[1],
+            pair[0]
+        );
+    }
+    ensure!(
+        times.iter().all(|t| t.is_finite() && *t >= 0.0),
+        "--times must be finite and not negative"
+    );
+    Ok(times)
+}
+
+/// Stage lines on stderr with the time since start, unless quiet.
+pub struct Log {
+    quiet: bool,
+    started: std::time::Instant,
+}
+
+impl Log {
+    pub fn new(quiet: bool) -> Log {
+        Log {
+            quiet,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub fn line(&mut self, text: &str) {
+        if !self.quiet {
+            eprintln!("[{:7.1} s] {text}", self.started.elapsed().as_secs_f64());
+        }
+    }
 }

@@ -16,7 +16,7 @@ use alloyfit::diffusion::{BETA_DEFAULT, Trajectory, check_beta, prepare_mask, ta
 use alloyfit::io::{Overwrite, StagedDir, read_volume, write_atomically, write_volume};
 use alloyfit::volume::Mask;
 
-use super::DeviceArgs;
+use super::{DeviceArgs, parse_times};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -83,31 +83,6 @@ struct Report {
     steps: u64,
     seconds: f64,
     rows: Vec<Row>,
-}
-
-fn parse_times(text: &str) -> Result<Vec<f64>> {
-    let times: Vec<f64> = text
-        .split(',')
-        .map(|t| {
-            t.trim()
-                .parse::<f64>()
-                .with_context(|| format!("--times: '{}' is not a number of seconds", t.trim()))
-        })
-        .collect::<Result<_>>()?;
-    ensure!(!times.is_empty(), "--times: no times given");
-    for pair in times.windows(2) {
-        ensure!(
-            pair[1] > pair[0],
-            "--times must increase: {} comes after {}",
-            pair[1],
-            pair[0]
-        );
-    }
-    ensure!(
-        times.iter().all(|t| t.is_finite() && *t >= 0.0),
-        "--times must be finite and not negative"
-    );
-    Ok(times)
 }
 
 fn read_mask(path: &Path, voxel_nm: Option<f64>) -> Result<Mask> {

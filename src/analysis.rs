@@ -1,0 +1,264 @@
+//! An experiment, quantified and made ready to simulate (DESIGN.md §4.4–4.5): each reconstruction
+//! segmented and measured, the initial composition and mask the simulation starts from, the imaging
+//! chain prepared on that mask, the dose calibrated, and the measured alloying curve, corrected and
+//! uncorrected. `quantify` reports this; `fit` builds on it.
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::diffusion::{Trajectory, prepare_mask};
+use crate::experiment::{Correction, DoseSetting, LoadedExperiment, NamedDose, read_curve};
+use crate::imaging::dose::{DoseCalibration, calibrate_dose};
+use crate::imaging::quantify::{
+    Measured, SegmentOptions, Segmentation, composition_map, measure, segment,
+};
+use crate::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree};
+use crate::io::read_volume;
+use crate::phantom::{PhantomOptions, find_particle, voxelize};
+use crate::volume::{Mask, Volume, check_same_grid};
+
+/// Relative tolerance between a file's voxel size and the experiment's.
+const VOXEL_SIZE_REL_TOL: f64 = 1e-3;
+
+/// The measured alloying curve and what it was measured with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quantification {
+    pub times_s: Vec<f64>,
+    /// Per reconstruction (absent for a measured curve).
+    pub measured: Option<Vec<Measured>>,
+    pub alpha_corrected: Option<Vec<f64>>,
+    pub alpha_uncorrected: Option<Vec<f64>>,
+    /// The curve the fit uses (the experiment's `fit.correction`).
+    pub alpha: Vec<f64>,
+    pub correction: Correction,
+    /// CV on the noise slice of the last reconstruction.
+    pub noise_cv: Option<f64>,
+    pub dose_calibration: Option<DoseCalibration>,
+    /// The dose of the simulated acquisition (None: no noise).
+    pub dose: Option<f64>,
+    /// Simulated spreads of the initial and the fully alloyed state through the chain.
+    pub simulated_spread_initial: f64,
+    pub simulated_spread_alloyed: f64,
+    /// Voxels of the simulation's mask, and those dropped from it (outside its largest component).
+    pub simulation_voxels: usize,
+    pub dropped_voxels: usize,
+}
+
+/// The state a simulation starts from.
+pub struct SimulationStart {
+    pub composition: Volume,
+    pub mask: Mask,
+    /// The mean composition everywhere inside the mask: the fully alloyed state.
+    pub alloyed: Volume,
+}
+
+/// A quantified experiment, with the chain and start state its simulations use.
+pub struct PreparedExperiment<'a> {
+    pub quantification: Quantification,
+    pub start: SimulationStart,
+    pub chain: ImagingChain<'a>,
+    pub imaging: ImagingParams,
+    /// The smooth noise the simulations use.
+    pub noise: Noise,
+    /// One per reconstruction (empty for a measured curve).
+    pub segmentations: Vec<Segmentation>,
+    /// The reconstructions read (empty for a measured curve).
+    pub reconstructions: Vec<Volume>,
+}
+
+fn read_reconstruction(path: &std::path::Path, voxel_nm: f64) -> Result<Volume> {
+    let file = read_volume(path)?;
+    if let Some(stored) = file.voxel_nm {
+        ensure!(
+            (stored - voxel_nm).abs() <= VOXEL_SIZE_REL_TOL * voxel_nm,
+            "{}: the file's voxel size is {stored} nm but particle.voxel_nm says {voxel_nm} nm; fix one of them",
+            path.display()
+        );
+    }
+    file.into_volume(path, Some(voxel_nm))
+}
+
+fn read_mask_file(path: &std::path::Path, voxel_nm: f64) -> Result<Mask> {
+    let volume = read_reconstruction(path, voxel_nm)?;
+    Ok(Mask::from_threshold(&volume, 0.0))
+}
+
+fn uniform_in(mask: &Mask, value: f64) -> Result<Volume> {
+    let data = mask
+        .data()
+        .mapv(|inside| if inside { value as f32 } else { 0.0 });
+    Ok(Volume::new(data, mask.voxel_nm())?)
+}
+
+/// Quantifies `loaded` on `backend`; `log` receives one line per stage.
+pub fn prepare_experiment<'a>(
+    backend: &'a Backend,
+    loaded: &LoadedExperiment,
+    log: &mut dyn FnMut(&str),
+) -> Result<PreparedExperiment<'a>> {
+    let e = &loaded.experiment;
+    let voxel_nm = e.particle.voxel_nm;
+    let imaging = e.imaging_params(&loaded.dir)?;
+    let mut segmentations = Vec::new();
+    let mut measured = Vec::new();
+    let mut reconstructions = Vec::new();
+    let segment_options = SegmentOptions {
+        mean_au_fraction: e.particle.mean_au_fraction,
+        contrast_ratio: imaging.contrast_ratio,
+        erosion_voxels: e.data.erosion_voxels,
+    };
+    let (initial_composition, initial_mask, measured_alpha) =
+        match (&e.data.reconstructions, &e.data.curve) {
+            (Some(files), _) => {
+                for (file, t_s) in files.iter().zip(&e.data.times_s) {
+                    let path = loaded.resolve(file);
+                    log(&format!("segmenting {} (t = {t_s} s)", path.display()));
+                    let volume = read_reconstruction(&path, voxel_nm)?;
+                    if let Some(first) = reconstructions.first() {
+                        check_same_grid("reconstructions", Volume::grid(first), volume.grid())
+                            .with_context(|| format!("{}", path.display()))?;
+                    }
+                    let segmentation = segment(&volume, &segment_options)
+                        .with_context(|| format!("{}", path.display()))?;
+                    measured.push(
+                        measure(&volume, &segmentation.mask, segmentation.background)
+                            .with_context(|| format!("{}", path.display()))?,
+                    );
+                    segmentations.push(segmentation);
+                    reconstructions.push(volume);
+                }
+                let mask = match &e.data.mask {
+                    Some(file) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
+                    None => segmentations[0].mask.clone(),
+                };
+                let composition = composition_map(
+                    &reconstructions[0],
+                    &mask,
+                    segmentations[0].background,
+                    e.particle.mean_au_fraction,
+                    imaging.contrast_ratio,
+                )?;
+                (composition, mask, None)
+            }
+            (None, Some(file)) => {
+                let path = loaded.resolve(file);
+                let curve = read_curve(&path)?;
+                ensure!(
+                    curve.len() == e.data.times_s.len()
+                        && curve
+                            .iter()
+                            .zip(&e.data.times_s)
+                            .all(|((t, _), want)| (t - want).abs() <= 1e-9 * want.max(1.0)),
+                    "{}: the curve's times must be data.times_s ({:?})",
+                    path.display(),
+                    e.data.times_s
+                );
+                let phantom = voxelize(
+                    &find_particle(&e.particle.name).with_context(|| {
+                        format!(
+                            "a measured curve needs a phantom to start from: particle.name '{}'",
+                            e.particle.name
+                        )
+                    })?,
+                    &PhantomOptions {
+                        voxel_nm,
+                        ..PhantomOptions::default()
+                    },
+                )?;
+                let alpha: Vec<f64> = curve.iter().map(|&(_, a)| a).collect();
+                (phantom.composition, phantom.mask, Some(alpha))
+            }
+            (None, None) => bail!("data: neither reconstructions nor curve"),
+        };
+    let reshaped = match &e.data.reshaped_mask {
+        Some(file) => Some(read_mask_file(&loaded.resolve(file), voxel_nm)?),
+        None => None,
+    };
+    let prepared = prepare_mask(&initial_composition, &initial_mask, reshaped.as_ref())?;
+    let alloyed = uniform_in(&prepared.mask, e.particle.mean_au_fraction)?;
+    log(&format!(
+        "preparing the imaging chain on {} ({} voxels in the mask)",
+        backend.describe(),
+        prepared.mask.count()
+    ));
+    let mut chain = ImagingChain::new(backend, &imaging, &prepared.mask)?;
+    let alloyed_state = Trajectory::new(backend, &alloyed, &prepared.mask, e.fit.beta)?;
+    let noise_cv = measured.last().map(|m: &Measured| m.slice_spread);
+    let (dose, dose_calibration) = match e.imaging.dose {
+        DoseSetting::Fixed(dose) => (Some(dose), None),
+        DoseSetting::Named(NamedDose::None) => (None, None),
+        DoseSetting::Named(NamedDose::Auto) => {
+            let target = noise_cv.context("imaging.dose = \"auto\" needs reconstructions")?;
+            log(&format!(
+                "calibrating the dose to the measured noise (CV {target:.4} on the central slice)"
+            ));
+            let calibration = calibrate_dose(&mut chain, &alloyed_state, target)?;
+            if calibration.dose.is_none() {
+                log(&format!(
+                    "the measured noise CV {target:.4} is not above the noise-free simulation's {:.4}: simulating without noise",
+                    calibration.clean_cv
+                ));
+            }
+            (calibration.dose, Some(calibration))
+        }
+    };
+    let noise = match dose {
+        Some(dose) => Noise::Smooth { dose },
+        None => Noise::None,
+    };
+    log("imaging the initial and the fully alloyed state");
+    let simulated_spread_alloyed = chain.image(&alloyed_state, noise, false)?.spread();
+    let initial_state =
+        Trajectory::new(backend, &prepared.composition, &prepared.mask, e.fit.beta)?;
+    let simulated_spread_initial = chain.image(&initial_state, noise, false)?.spread();
+
+    let (alpha_corrected, alpha_uncorrected, alpha) = match measured_alpha {
+        Some(alpha) => (None, None, alpha),
+        None => {
+            let s0 = measured[0].spread;
+            let s_last = measured.last().expect("at least 3 times").spread;
+            let corrected: Vec<f64> = measured
+                .iter()
+                .map(|m| alloying_degree(m.spread, s0, simulated_spread_alloyed))
+                .collect();
+            let uncorrected: Vec<f64> = measured
+                .iter()
+                .map(|m| alloying_degree(m.spread, s0, s_last))
+                .collect();
+            let chosen = match e.fit.correction {
+                Correction::Corrected => corrected.clone(),
+                Correction::Uncorrected => uncorrected.clone(),
+            };
+            (Some(corrected), Some(uncorrected), chosen)
+        }
+    };
+    let quantification = Quantification {
+        times_s: e.data.times_s.clone(),
+        measured: (!measured.is_empty()).then_some(measured),
+        alpha_corrected,
+        alpha_uncorrected,
+        alpha,
+        correction: e.fit.correction,
+        noise_cv,
+        dose_calibration,
+        dose,
+        simulated_spread_initial,
+        simulated_spread_alloyed,
+        simulation_voxels: prepared.mask.count(),
+        dropped_voxels: prepared.dropped_voxels,
+    };
+    Ok(PreparedExperiment {
+        quantification,
+        start: SimulationStart {
+            composition: prepared.composition,
+            mask: prepared.mask,
+            alloyed,
+        },
+        chain,
+        imaging,
+        noise,
+        segmentations,
+        reconstructions,
+    })
+}

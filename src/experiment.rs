@@ -1,0 +1,392 @@
+//! The experiment description (TOML) that `quantify` and `fit` read: the particle, the data (one
+//! reconstruction per time, or a measured curve), the imaging parameters of the simulated
+//! acquisition, and the fit's settings. Every key is documented in README.md; unknown keys and
+//! wrong types are errors that name the key. Paths are relative to the file's folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::imaging::{CONTRAST_RATIO_DEFAULT, ImagingParams};
+use crate::io::tilts::{parse_tilt_spec, read_tilt_file};
+
+/// The default heating times of the paper, s.
+pub const DEFAULT_TIMES_S: [f64; 10] = [
+    0.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
+];
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub particle: ParticleSection,
+    pub data: DataSection,
+    #[serde(default)]
+    pub imaging: ImagingSection,
+    #[serde(default)]
+    pub fit: FitSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticleSection {
+    /// A name for reports; with a measured curve it must name a phantom (`alloyfit phantom --list`).
+    pub name: String,
+    pub voxel_nm: f64,
+    /// Mean Au fraction (Table 1 / EDX), in [0, 1].
+    pub mean_au_fraction: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    pub times_s: Vec<f64>,
+    /// One reconstruction per time (TIFF or MRC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconstructions: Option<Vec<PathBuf>>,
+    /// Or a measured curve: CSV with columns t_s and alpha.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve: Option<PathBuf>,
+    /// The particle mask to simulate in, instead of the t = 0 segmentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<PathBuf>,
+    /// A mask that replaces the particle mask for the simulation (DESIGN.md §4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reshaped_mask: Option<PathBuf>,
+    /// Erode segmented masks by this many voxels.
+    #[serde(default)]
+    pub erosion_voxels: usize,
+}
+
+/// The dose of the simulated acquisition: measured from the data, or given.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DoseSetting {
+    /// Counts per unit projected intensity.
+    Fixed(f64),
+    /// `"auto"` (calibrate on the last reconstruction) or `"none"` (no noise).
+    Named(NamedDose),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NamedDose {
+    Auto,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagingSection {
+    pub contrast_ratio: f64,
+    /// Gaussian blur sigma, nm; default: one voxel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blur_sigma_nm: Option<f64>,
+    /// A file of angles (IMOD .tlt) or a spec start:stop:step / a,b,c in degrees.
+    pub tilts: String,
+    pub sirt_iterations: usize,
+    pub dose: DoseSetting,
+}
+
+impl Default for ImagingSection {
+    fn default() -> Self {
+        ImagingSection {
+            contrast_ratio: CONTRAST_RATIO_DEFAULT,
+            blur_sigma_nm: None,
+            tilts: "-70:70:2".into(),
+            sirt_iterations: 50,
+            dose: DoseSetting::Named(NamedDose::Auto),
+        }
+    }
+}
+
+/// How α is normalised (DESIGN.md §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Correction {
+    /// S_100 from the simulated fully alloyed particle.
+    Corrected,
+    /// S_100 = S at the last time.
+    Uncorrected,
+}
+
+/// How the fit simulates α for a D.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FitMode {
+    /// One trajectory imaged on a tau grid, interpolated (DESIGN.md §4.2).
+    Table,
+    /// A simulation for every D the search asks for.
+    Exact,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FitSection {
+    pub d_min_m2s: f64,
+    pub d_max_m2s: f64,
+    pub correction: Correction,
+    pub mode: FitMode,
+    /// Seed of the simulation's fixed noise field.
+    pub seed: u64,
+    /// Δτ/h² of the diffusion steps.
+    pub beta: f64,
+}
+
+impl Default for FitSection {
+    fn default() -> Self {
+        FitSection {
+            d_min_m2s: 1e-21,
+            d_max_m2s: 1e-16,
+            correction: Correction::Corrected,
+            mode: FitMode::Table,
+            seed: 1,
+            beta: crate::diffusion::BETA_DEFAULT,
+        }
+    }
+}
+
+/// An experiment with its paths resolved against the file's folder.
+#[derive(Debug, Clone)]
+pub struct LoadedExperiment {
+    pub path: PathBuf,
+    pub experiment: Experiment,
+    pub dir: PathBuf,
+}
+
+impl Experiment {
+    /// Parses and checks an experiment file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Experiment> {
+        let experiment: Experiment =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))?;
+        experiment
+            .check()
+            .with_context(|| format!("{}", origin.display()))?;
+        Ok(experiment)
+    }
+
+    fn check(&self) -> Result<()> {
+        let p = &self.particle;
+        ensure!(
+            p.voxel_nm.is_finite() && p.voxel_nm > 0.0,
+            "particle.voxel_nm must be a positive number of nm, got {}",
+            p.voxel_nm
+        );
+        ensure!(
+            (0.0..=1.0).contains(&p.mean_au_fraction),
+            "particle.mean_au_fraction must lie in [0, 1] (a fraction, not a percentage), got {}",
+            p.mean_au_fraction
+        );
+        let d = &self.data;
+        ensure!(
+            d.times_s.len() >= 3,
+            "data.times_s needs at least 3 times (t = 0 and two more), got {}",
+            d.times_s.len()
+        );
+        ensure!(
+            d.times_s[0] == 0.0,
+            "data.times_s must start at 0 (the state before heating), got {}",
+            d.times_s[0]
+        );
+        for pair in d.times_s.windows(2) {
+            ensure!(
+                pair[1] > pair[0] && pair[1].is_finite(),
+                "data.times_s must increase: {} comes after {}",
+                pair[1],
+                pair[0]
+            );
+        }
+        match (&d.reconstructions, &d.curve) {
+            (Some(files), None) => ensure!(
+                files.len() == d.times_s.len(),
+                "data.reconstructions lists {} files for {} times in data.times_s",
+                files.len(),
+                d.times_s.len()
+            ),
+            (None, Some(_)) => {}
+            (Some(_), Some(_)) => {
+                bail!("data: give either reconstructions or curve, not both")
+            }
+            (None, None) => bail!(
+                "data: give reconstructions (one volume file per time) or curve (a CSV of t_s, alpha)"
+            ),
+        }
+        let i = &self.imaging;
+        ensure!(
+            i.contrast_ratio.is_finite() && i.contrast_ratio > 1.0,
+            "imaging.contrast_ratio (r = I_Au/I_Ag) must be above 1, got {}",
+            i.contrast_ratio
+        );
+        if let Some(sigma) = i.blur_sigma_nm {
+            ensure!(
+                sigma.is_finite() && sigma >= 0.0,
+                "imaging.blur_sigma_nm must be a non-negative number of nm, got {sigma}"
+            );
+        }
+        ensure!(
+            i.sirt_iterations > 0,
+            "imaging.sirt_iterations must be at least 1"
+        );
+        if let DoseSetting::Fixed(dose) = i.dose {
+            ensure!(
+                dose.is_finite() && dose > 0.0,
+                "imaging.dose must be a positive number of counts per unit projected intensity, \"auto\" or \"none\"; got {dose}"
+            );
+        }
+        if d.curve.is_some() && i.dose == DoseSetting::Named(NamedDose::Auto) {
+            bail!(
+                "imaging.dose = \"auto\" measures the noise on reconstructions, but data gives a curve; set a number or \"none\""
+            );
+        }
+        let f = &self.fit;
+        ensure!(
+            f.d_min_m2s > 0.0 && f.d_max_m2s > f.d_min_m2s && f.d_max_m2s.is_finite(),
+            "fit.d_min_m2s ({}) and fit.d_max_m2s ({}) must be positive with min < max",
+            f.d_min_m2s,
+            f.d_max_m2s
+        );
+        crate::diffusion::check_beta(f.beta).context("fit.beta")?;
+        Ok(())
+    }
+
+    /// The chain's parameters with defaults filled in; tilt files resolve against `dir`.
+    pub fn imaging_params(&self, dir: &Path) -> Result<ImagingParams> {
+        let i = &self.imaging;
+        let file = dir.join(&i.tilts);
+        let tilt_angles_deg = if file.is_file() {
+            read_tilt_file(&file)?
+        } else {
+            parse_tilt_spec(&i.tilts).context("imaging.tilts (neither a file nor an angle spec)")?
+        };
+        Ok(ImagingParams {
+            contrast_ratio: i.contrast_ratio,
+            blur_sigma_nm: i.blur_sigma_nm.unwrap_or(self.particle.voxel_nm),
+            tilt_angles_deg,
+            sirt_iterations: i.sirt_iterations,
+            noise_seed: self.fit.seed,
+        })
+    }
+}
+
+impl LoadedExperiment {
+    /// Reads and checks an experiment file.
+    pub fn load(path: &Path) -> Result<LoadedExperiment> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the experiment file", path.display()))?;
+        let experiment = Experiment::parse(&text, path)?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(LoadedExperiment {
+            path: path.to_path_buf(),
+            experiment,
+            dir,
+        })
+    }
+
+    /// A path from the file, resolved against its folder.
+    pub fn resolve(&self, relative: &Path) -> PathBuf {
+        self.dir.join(relative)
+    }
+}
+
+/// Reads a measured curve: CSV with a header naming columns `t_s` and `alpha` (others ignored).
+pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the measured curve", path.display()))?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines
+        .next()
+        .with_context(|| format!("{}: empty file", path.display()))?
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let column = |name: &str| {
+        header.iter().position(|h| *h == name).with_context(|| {
+            format!(
+                "{}: no column '{name}' in the header (need t_s and alpha)",
+                path.display()
+            )
+        })
+    };
+    let (t_col, a_col) = (column("t_s")?, column("alpha")?);
+    lines
+        .enumerate()
+        .map(|(n, line)| {
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let get = |c: usize| -> Result<f64> {
+                let field = fields.get(c).copied().unwrap_or("");
+                field
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .with_context(|| {
+                        format!(
+                            "{}, line {}: '{field}' is not a number",
+                            path.display(),
+                            n + 2
+                        )
+                    })
+            };
+            Ok((get(t_col)?, get(a_col)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[particle]
+name = "NC1"
+voxel_nm = 1.0
+mean_au_fraction = 0.22
+
+[data]
+times_s = [0, 15, 30]
+reconstructions = ["a.tif", "b.tif", "c.tif"]
+"#;
+
+    #[test]
+    fn defaults_fill_what_the_file_leaves_out() {
+        let e = Experiment::parse(MINIMAL, Path::new("e.toml")).unwrap();
+        assert_eq!(e.imaging, ImagingSection::default());
+        assert_eq!(e.fit, FitSection::default());
+        let params = e.imaging_params(Path::new(".")).unwrap();
+        assert_eq!(params.tilt_angles_deg.len(), 71);
+        assert_eq!(params.blur_sigma_nm, 1.0);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key() {
+        let unknown = format!("{MINIMAL}\n[imaging]\nblur_nm = 1.0\n");
+        let error = Experiment::parse(&unknown, Path::new("e.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("blur_nm"), "{error}");
+        let wrong = MINIMAL.replace("voxel_nm = 1.0", "voxel_nm = \"one\"");
+        let error = Experiment::parse(&wrong, Path::new("e.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("voxel_nm"), "{error}");
+        let dose = format!("{MINIMAL}\n[imaging]\ndose = \"lots\"\n");
+        let error = Experiment::parse(&dose, Path::new("e.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("dose"), "{error}");
+    }
+
+    #[test]
+    fn inconsistent_data_is_refused() {
+        let short = MINIMAL.replace(", \"c.tif\"", "");
+        let error = format!(
+            "{:#}",
+            Experiment::parse(&short, Path::new("e.toml")).unwrap_err()
+        );
+        assert!(error.contains("2 files for 3 times"), "{error}");
+        let percent = MINIMAL.replace("0.22", "22");
+        assert!(Experiment::parse(&percent, Path::new("e.toml")).is_err());
+        let unsorted = MINIMAL.replace("[0, 15, 30]", "[0, 30, 15]");
+        assert!(Experiment::parse(&unsorted, Path::new("e.toml")).is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Quantification against what it must do (DESIGN.md §4.4–4.5): segmenting a reconstructed phantom
+//! recovers its volume, and the calibrated dose reproduces a measured noise level.
+
+
+use alloyfit::Volume;
+use alloyfit::backend::Backend;
+use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
+use alloyfit::imaging::dose::calibrate_dose;
+use alloyfit::imaging::quantify::{SegmentOptions, composition_map, measure, segment};
+use alloyfit::imaging::{ImagingChain, ImagingParams, Noise};
+use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
+
+fn phantom(name: &str, voxel_nm: f64) -> Phantom {
+    let options = PhantomOptions {
+        voxel_nm,
+        ..PhantomOptions::default()
+    };
+    voxelize(&find_particle(name).unwrap(), &options).unwrap()
+}
+
+fn uniform(phantom: &Phantom, value: f32) -> Volume {
+    let data = phantom
+        .mask
+        .data()
+        .mapv(|inside| if inside { value } else { 0.0 });
+    Volume::new(data, phantom.mask.voxel_nm()).unwrap()
+}
+
+#[test]
+fn segmentation_recovers_the_particle_volume() {
+    for (name, voxel_nm) in [("NC1", 2.0), ("NR1", 1.0)] {
+        let particle = phantom(name, voxel_nm);
+        let mut params = ImagingParams::defaults(voxel_nm);
+        params.sirt_iterations = 30;
+        let mut chain = ImagingChain::new(&Backend::Cpu, &params, &particle.mask).unwrap();
+        let state = Trajectory::new(
+            &Backend::Cpu,
+            &particle.composition,
+            &particle.mask,
+            BETA_DEFAULT,
+        )
+        .unwrap();
+        let noise = Noise::Poisson {
+            dose: 100.0,
+            seed: 11,
+        };
+        let reconstruction = chain
+            .image(&state, noise, true)
+            .unwrap()
+            .reconstruction
+            .unwrap();
+        let mean_au_fraction = Backend::Cpu
+            .masked_moments(&particle.composition, &particle.mask)
+            .unwrap()
+            .mean();
+        let options = SegmentOptions {
+            mean_au_fraction,
+            contrast_ratio: params.contrast_ratio,
+            erosion_voxels: 0,
+        };
+        let segmentation = segment(&reconstruction, &options).unwrap();
+        let truth = particle.mask.count() as f64;
+        let found = segmentation.mask.count() as f64;
+        eprintln!(
+            "{name} at {voxel_nm} nm: true {truth} voxels, segmented {found} ({:+.2}%), background {:.4}",
+            100.0 * (found / truth - 1.0),
+            segmentation.background
+        );
+        assert!(
+            (found / truth - 1.0).abs() < 0.03,
+            "{name}: {found} vs {truth}"
+        );
+        // The composition map keeps the known mean composition and stays in [0, 1].
+        let map = composition_map(
+            &reconstruction,
+            &segmentation.mask,
+            segmentation.background,
+            mean_au_fraction,
+            params.contrast_ratio,
+        )
+        .unwrap();
+        assert!(map.data().iter().all(|c| (0.0..=1.0).contains(c)));
+        let measured =
+            measure(&reconstruction, &segmentation.mask, segmentation.background).unwrap();
+        assert!(
+            measured.spread > 0.1,
+            "core-shell spread {}",
+            measured.spread
+        );
+    }
+}
+
+#[test]
+fn calibrated_dose_reproduces_the_measured_noise() {
+    let nc1 = phantom("NC1", 3.0);
+    let mut params = ImagingParams::defaults(3.0);
+    params.sirt_iterations = 20;
+    let mut chain = ImagingChain::new(&Backend::Cpu, &params, &nc1.mask).unwrap();
+    let alloyed =
+        Trajectory::new(&Backend::Cpu, &uniform(&nc1, 0.22), &nc1.mask, BETA_DEFAULT).unwrap();
+    for true_dose in [1.0, 5.0] {
+        let measured = Noise::Poisson {
+            dose: true_dose,
+            seed: 5,
+        };
+        let target = chain
+            .image(&alloyed, measured, false)
+            .unwrap()
+            .slice_spread();
+        let calibration = calibrate_dose(&mut chain, &alloyed, target).unwrap();
+        eprintln!("true dose {true_dose}: {calibration:?}");
+        let dose = calibration.dose.expect("noise above the clean CV");
+        assert!(
+            (calibration.achieved_cv / target - 1.0).abs() < 0.05,
+            "target {target}, achieved {}",
+            calibration.achieved_cv
+        );
+        assert!(
+            calibration.runs.len() <= 3,
+            "{} chain runs",
+            calibration.runs.len()
+        );
+        // Smooth and Poisson noise have the same variance, so the dose comes back roughly; the one
+        // noise slice holds a few hundred voxels, so its CV is itself uncertain by several %.
+        assert!(
+            (dose / true_dose - 1.0).abs() < 0.5,
+            "dose {dose} for {true_dose}"
+        );
+    }
+}
