@@ -8,10 +8,12 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, prepare_mask};
-use crate::experiment::{Correction, DoseSetting, LoadedExperiment, NamedDose, read_curve};
+use crate::experiment::{
+    Correction, DoseSetting, InitialState, LoadedExperiment, NamedDose, read_curve,
+};
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
-    Measured, SegmentOptions, Segmentation, composition_map, measure, segment,
+    Measured, Segmentation, composition_map, measure, segment, two_phase,
 };
 use crate::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::read_volume;
@@ -84,7 +86,8 @@ fn read_mask_file(path: &std::path::Path, voxel_nm: f64) -> Result<Mask> {
     Ok(Mask::from_threshold(&volume, 0.0))
 }
 
-fn uniform_in(mask: &Mask, value: f64) -> Result<Volume> {
+/// `value` everywhere inside `mask`, 0 outside: a fully alloyed particle.
+pub fn uniform_in(mask: &Mask, value: f64) -> Result<Volume> {
     let data = mask
         .data()
         .mapv(|inside| if inside { value as f32 } else { 0.0 });
@@ -103,11 +106,6 @@ pub fn prepare_experiment<'a>(
     let mut segmentations = Vec::new();
     let mut measured = Vec::new();
     let mut reconstructions = Vec::new();
-    let segment_options = SegmentOptions {
-        mean_au_fraction: e.particle.mean_au_fraction,
-        contrast_ratio: imaging.contrast_ratio,
-        erosion_voxels: e.data.erosion_voxels,
-    };
     let (initial_composition, initial_mask, measured_alpha) =
         match (&e.data.reconstructions, &e.data.curve) {
             (Some(files), _) => {
@@ -119,7 +117,7 @@ pub fn prepare_experiment<'a>(
                         check_same_grid("reconstructions", Volume::grid(first), volume.grid())
                             .with_context(|| format!("{}", path.display()))?;
                     }
-                    let segmentation = segment(&volume, &segment_options)
+                    let segmentation = segment(&volume, e.data.erosion_voxels)
                         .with_context(|| format!("{}", path.display()))?;
                     measured.push(
                         measure(&volume, &segmentation.mask, segmentation.background)
@@ -132,13 +130,17 @@ pub fn prepare_experiment<'a>(
                     Some(file) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
                     None => segmentations[0].mask.clone(),
                 };
-                let composition = composition_map(
+                let map = composition_map(
                     &reconstructions[0],
                     &mask,
                     segmentations[0].background,
                     e.particle.mean_au_fraction,
                     imaging.contrast_ratio,
                 )?;
+                let composition = match e.data.initial_state {
+                    InitialState::TwoPhase => two_phase(&map, &mask, e.particle.mean_au_fraction)?,
+                    InitialState::Map => map,
+                };
                 (composition, mask, None)
             }
             (None, Some(file)) => {
@@ -184,7 +186,17 @@ pub fn prepare_experiment<'a>(
     ));
     let mut chain = ImagingChain::new(backend, &imaging, &prepared.mask)?;
     let alloyed_state = Trajectory::new(backend, &alloyed, &prepared.mask, e.fit.beta)?;
-    let noise_cv = measured.last().map(|m: &Measured| m.slice_spread);
+    let noise_cv = match (&e.data.noise_reconstruction, measured.last()) {
+        (Some(file), _) => {
+            let path = loaded.resolve(file);
+            log(&format!("measuring the noise on {}", path.display()));
+            let volume = read_reconstruction(&path, voxel_nm)?;
+            let segmentation = segment(&volume, e.data.erosion_voxels)
+                .with_context(|| format!("{}", path.display()))?;
+            Some(measure(&volume, &segmentation.mask, segmentation.background)?.slice_spread)
+        }
+        (None, last) => last.map(|m: &Measured| m.slice_spread),
+    };
     let (dose, dose_calibration) = match e.imaging.dose {
         DoseSetting::Fixed(dose) => (Some(dose), None),
         DoseSetting::Named(NamedDose::None) => (None, None),

@@ -48,6 +48,10 @@ pub struct DataSection {
     /// Or a measured curve: CSV with columns t_s and alpha.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curve: Option<PathBuf>,
+    /// A reconstruction of the fully alloyed particle to measure the noise on (DESIGN.md §4.5);
+    /// default: the last of `reconstructions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_reconstruction: Option<PathBuf>,
     /// The particle mask to simulate in, instead of the t = 0 segmentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<PathBuf>,
@@ -57,6 +61,21 @@ pub struct DataSection {
     /// Erode segmented masks by this many voxels.
     #[serde(default)]
     pub erosion_voxels: usize,
+    /// How the t = 0 reconstruction becomes the simulation's initial composition.
+    #[serde(default)]
+    pub initial_state: InitialState,
+}
+
+/// The simulation's initial composition from the t = 0 reconstruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitialState {
+    /// The composition map made two-phase (Au 1, Ag 0) with the known mean: sharp interfaces, as a
+    /// core-shell particle has before heating.
+    #[default]
+    TwoPhase,
+    /// The composition map itself, as measured (smeared by the imaging).
+    Map,
 }
 
 /// The dose of the simulated acquisition: measured from the data, or given.
@@ -234,9 +253,12 @@ impl Experiment {
                 "imaging.dose must be a positive number of counts per unit projected intensity, \"auto\" or \"none\"; got {dose}"
             );
         }
-        if d.curve.is_some() && i.dose == DoseSetting::Named(NamedDose::Auto) {
+        if d.curve.is_some()
+            && d.noise_reconstruction.is_none()
+            && i.dose == DoseSetting::Named(NamedDose::Auto)
+        {
             bail!(
-                "imaging.dose = \"auto\" measures the noise on reconstructions, but data gives a curve; set a number or \"none\""
+                "imaging.dose = \"auto\" measures the noise on a reconstruction, but data gives only a curve; set data.noise_reconstruction, or a dose (a number or \"none\")"
             );
         }
         let f = &self.fit;

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod backend;
 pub mod diffusion;
 pub mod experiment;
+pub mod fit;
 pub mod imaging;
 pub mod io;
 pub mod phantom;

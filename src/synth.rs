@@ -1,6 +1,7 @@
 //! Synthetic experiments (`alloyfit synth`), made as a microscope would make them: a phantom
 //! diffuses with the true D, and at each time it is imaged through the chain with exact Poisson
-//! noise. The folder gets one reconstruction per time, the experiment file that `quantify` and
+//! noise. The folder gets one reconstruction per time and one of the particle fully alloyed (to
+//! measure the noise on, as an experiment ends), the experiment file that `quantify` and
 //! `fit` read, and truth.json with everything that made it.
 
 use std::io::Write;
@@ -9,10 +10,11 @@ use std::path::PathBuf;
 use anyhow::{Result, ensure};
 use serde::Serialize;
 
+use crate::analysis::uniform_in;
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, tau_nm2};
 use crate::experiment::{
-    DataSection, DoseSetting, Experiment, FitSection, ImagingSection, ParticleSection,
+    DataSection, DoseSetting, Experiment, FitSection, ImagingSection, InitialState, ParticleSection,
 };
 use crate::imaging::{ImagingChain, ImagingParams, Noise};
 use crate::io::{Overwrite, StagedDir, write_atomically, write_volume};
@@ -49,6 +51,9 @@ pub struct Truth {
 fn time_seed(seed: u64, index: usize) -> u64 {
     seed.wrapping_add((index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
+
+/// The fully alloyed particle's reconstruction, for the noise estimate.
+pub const ALLOYED_NAME: &str = "recon_alloyed.tif";
 
 /// File name of the reconstruction at time index `index`.
 pub fn reconstruction_name(index: usize, t_s: f64) -> String {
@@ -105,6 +110,23 @@ pub fn synthesize(
         files.push(PathBuf::from(name));
         progress(index + 1, config.times_s.len());
     }
+    // The particle annealed to the end, imaged as the others: what the noise is measured on.
+    let alloyed = Trajectory::new(
+        backend,
+        &uniform_in(&phantom.mask, mean_au_fraction)?,
+        &phantom.mask,
+        config.beta,
+    )?;
+    let noise = Noise::Poisson {
+        dose: config.dose,
+        seed: time_seed(config.seed, config.times_s.len()),
+    };
+    let imaged = chain.image(&alloyed, noise, true)?;
+    write_volume(
+        &staged.path(ALLOYED_NAME),
+        &imaged.reconstruction.expect("asked for the reconstruction"),
+        Overwrite::Refuse,
+    )?;
     let experiment = Experiment {
         particle: ParticleSection {
             name: config.phantom.clone(),
@@ -115,9 +137,11 @@ pub fn synthesize(
             times_s: config.times_s.clone(),
             reconstructions: Some(files),
             curve: None,
+            noise_reconstruction: Some(PathBuf::from(ALLOYED_NAME)),
             mask: None,
             reshaped_mask: None,
             erosion_voxels: 0,
+            initial_state: InitialState::TwoPhase,
         },
         imaging: ImagingSection {
             contrast_ratio: config.imaging.contrast_ratio,

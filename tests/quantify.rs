@@ -1,12 +1,11 @@
 //! Quantification against what it must do (DESIGN.md §4.4–4.5): segmenting a reconstructed phantom
 //! recovers its volume, and the calibrated dose reproduces a measured noise level.
 
-
 use alloyfit::Volume;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::dose::calibrate_dose;
-use alloyfit::imaging::quantify::{SegmentOptions, composition_map, measure, segment};
+use alloyfit::imaging::quantify::{composition_map, measure, segment};
 use alloyfit::imaging::{ImagingChain, ImagingParams, Noise};
 use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
 
@@ -28,7 +27,7 @@ fn uniform(phantom: &Phantom, value: f32) -> Volume {
 
 #[test]
 fn segmentation_recovers_the_particle_volume() {
-    for (name, voxel_nm) in [("NC1", 2.0), ("NR1", 1.0)] {
+    for (name, voxel_nm) in [("NC1", 2.0), ("NR1", 0.5)] {
         let particle = phantom(name, voxel_nm);
         let mut params = ImagingParams::defaults(voxel_nm);
         params.sirt_iterations = 30;
@@ -53,12 +52,7 @@ fn segmentation_recovers_the_particle_volume() {
             .masked_moments(&particle.composition, &particle.mask)
             .unwrap()
             .mean();
-        let options = SegmentOptions {
-            mean_au_fraction,
-            contrast_ratio: params.contrast_ratio,
-            erosion_voxels: 0,
-        };
-        let segmentation = segment(&reconstruction, &options).unwrap();
+        let segmentation = segment(&reconstruction, 0).unwrap();
         let truth = particle.mask.count() as f64;
         let found = segmentation.mask.count() as f64;
         eprintln!(

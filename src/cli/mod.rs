@@ -2,6 +2,7 @@
 //! calls and prints for a person, or JSON with `--json`.
 
 mod devices;
+mod fit;
 mod info;
 mod phantom;
 mod project;
@@ -44,6 +45,8 @@ enum Command {
     Synth(synth::Args),
     /// Quantify an experiment: the measured alloying curve, the noise and the simulation dose.
     Quantify(quantify::Args),
+    /// Fit D ± SD to an experiment and write a report folder.
+    Fit(fit::Args),
     /// List the GPU adapters alloyfit can use, with the limits that matter.
     Devices(devices::Args),
 }
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Reconstruct(args) => reconstruct::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Quantify(args) => quantify::run(&args),
+        Command::Fit(args) => fit::run(&args),
         Command::Devices(args) => devices::run(&args),
     }
 }

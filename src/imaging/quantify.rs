@@ -20,10 +20,13 @@ const OTSU_BINS: usize = 256;
 const BAND_INNER_VOXELS: usize = 3;
 const BAND_OUTER_VOXELS: usize = 6;
 
-/// The surface sits where the intensity has fallen to this fraction of the Ag shell's: a blurred
-/// edge crosses half height at the true surface, whereas the Otsu cut of a core-shell particle lies
-/// higher and loses whole surface layers (−20% of the volume for NC1 at 2 nm).
+/// The surface sits where the intensity has fallen to this fraction of the intensity just inside it:
+/// a blurred edge crosses half height at the true surface, whereas the Otsu cut of a core-shell
+/// particle lies higher and loses whole surface layers (−20% of the volume for NC1 at 2 nm).
 const HALF_HEIGHT: f64 = 0.5;
+/// "Just inside": this many voxels in from the surface, past the blurred edge (a blur of one voxel
+/// plus SIRT's own) but within a thin shell.
+const SURFACE_LAYER_DEPTH: usize = 3;
 /// The half-height fixed point converges in a handful of steps; this bounds a pathological case.
 const HALF_HEIGHT_ITERATIONS: usize = 50;
 
@@ -96,20 +99,24 @@ pub fn otsu_threshold(values: &[f32]) -> Result<f64> {
     Ok(low + (best + 1) as f64 * width)
 }
 
-/// The fixed point of t = ½·I_Ag(t), I_Ag(t) = mean{v > t}/(1 + (r − 1)·c̄), from the Otsu threshold:
-/// the level where a blurred edge of the Ag shell crosses half height. `mean_gain` = 1 + (r − 1)·c̄
-/// is the particle's mean intensity in units of I_Ag.
-fn half_height_threshold(values: &[f32], otsu: f64, mean_gain: f64) -> f64 {
+/// The fixed point of t = ½·median{v in the layer [`SURFACE_LAYER_DEPTH`] voxels inside {v > t}},
+/// from the Otsu threshold: the level where the particle's blurred edge crosses half the intensity
+/// just inside its surface. That intensity is the Ag shell's before heating and the alloy's after, so
+/// the surface stays put while the particle alloys.
+fn half_height_threshold(values: &[f32], shape: [usize; 3], otsu: f64) -> f64 {
     let mut threshold = otsu;
     for _ in 0..HALF_HEIGHT_ITERATIONS {
-        let (count, sum) = values
-            .iter()
-            .filter(|&&v| f64::from(v) > threshold)
-            .fold((0usize, 0.0f64), |(n, s), &v| (n + 1, s + f64::from(v)));
-        if count == 0 {
+        let inside: Vec<bool> = values.iter().map(|&v| f64::from(v) > threshold).collect();
+        let outer = erode(&inside, shape, SURFACE_LAYER_DEPTH - 1);
+        let inner = erode(&outer, shape, 1);
+        let layer: Vec<f32> = (0..values.len())
+            .filter(|&n| outer[n] && !inner[n])
+            .map(|n| values[n])
+            .collect();
+        if layer.is_empty() {
             break;
         }
-        let next = HALF_HEIGHT * sum / count as f64 / mean_gain;
+        let next = HALF_HEIGHT * median(layer);
         let converged = (next - threshold).abs() <= 1e-4 * threshold.abs();
         threshold = next;
         if converged {
@@ -190,19 +197,8 @@ fn median(mut values: Vec<f32>) -> f64 {
     }
 }
 
-/// What segmentation knows of the particle: its mean Au fraction c̄ and the contrast r, which
-/// together place the Ag shell's intensity relative to the particle's mean.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SegmentOptions {
-    pub mean_au_fraction: f64,
-    pub contrast_ratio: f64,
-    pub erosion_voxels: usize,
-}
-
-/// Segments the particle in a reconstruction (DESIGN.md §4.4).
-pub fn segment(volume: &Volume, options: &SegmentOptions) -> Result<Segmentation> {
-    let erosion_voxels = options.erosion_voxels;
-    let mean_gain = 1.0 + (options.contrast_ratio - 1.0) * options.mean_au_fraction;
+/// Segments the particle in a reconstruction (DESIGN.md §4.4), eroding by `erosion_voxels`.
+pub fn segment(volume: &Volume, erosion_voxels: usize) -> Result<Segmentation> {
     let shape = volume.shape();
     let values = volume.as_slice();
     if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
@@ -236,7 +232,7 @@ pub fn segment(volume: &Volume, options: &SegmentOptions) -> Result<Segmentation
         .iter()
         .map(|&v| (f64::from(v) - background) as f32)
         .collect();
-    let threshold = half_height_threshold(&corrected, otsu_threshold(&corrected)?, mean_gain);
+    let threshold = half_height_threshold(&corrected, shape, otsu_threshold(&corrected)?);
     let above = Array3::from_shape_vec(
         shape,
         corrected
@@ -319,4 +315,30 @@ pub fn composition_map(
         }
     }
     Ok(Volume::new(map, volume.voxel_nm())?)
+}
+
+/// The two-phase state closest to a composition map: the ⌊c̄·N⌉ voxels of the mask with the highest
+/// composition become Au (1), the rest Ag (0), so the mean stays c̄. A core-shell particle before
+/// heating has sharp interfaces; a reconstruction smears them (blur, SIRT's resolution, the missing
+/// wedge), and a smeared start would decay differently from the particle itself.
+pub fn two_phase(map: &Volume, mask: &Mask, mean_au_fraction: f64) -> Result<Volume> {
+    check_same_grid("composition map and mask", map.grid(), mask.grid())?;
+    let mut inside: Vec<(f32, usize)> = map
+        .as_slice()
+        .iter()
+        .zip(mask.data())
+        .enumerate()
+        .filter(|(_, (_, m))| **m)
+        .map(|(n, (&c, _))| (c, n))
+        .collect();
+    let au_voxels = (mean_au_fraction * inside.len() as f64).round() as usize;
+    inside.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut state = vec![0.0f32; map.as_slice().len()];
+    for &(_, n) in &inside[..au_voxels] {
+        state[n] = 1.0;
+    }
+    Ok(Volume::new(
+        Array3::from_shape_vec(map.shape(), state)?,
+        map.voxel_nm(),
+    )?)
 }

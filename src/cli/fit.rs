@@ -1,0 +1,198 @@
+//! `alloyfit fit`: quantify an experiment, simulate, fit D ± SD, and write the report folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use alloyfit::analysis::{Quantification, prepare_experiment};
+use alloyfit::backend::Backend;
+use alloyfit::experiment::{Experiment, FitMode, LoadedExperiment};
+use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
+use alloyfit::imaging::ImagingParams;
+use alloyfit::io::{Overwrite, StagedDir, write_atomically};
+
+use super::{DeviceArgs, Log};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment description (TOML; see README).
+    experiment: PathBuf,
+    /// Report folder (default: `fit` beside the experiment file).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing, non-empty report folder.
+    #[arg(long)]
+    force: bool,
+    /// Override the experiment's fit.mode.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Knots of the tau table (uniform in sqrt(tau)).
+    #[arg(long, default_value_t = TABLE_POINTS_DEFAULT)]
+    table_points: usize,
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// Print report.json on stdout instead of the summary line.
+    #[arg(long)]
+    json: bool,
+    /// No progress on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Table,
+    Exact,
+}
+
+/// Seconds per stage.
+#[derive(Debug, Serialize)]
+struct Timings {
+    quantify_s: f64,
+    fit_s: f64,
+    total_s: f64,
+}
+
+#[derive(Serialize)]
+struct Report<'r> {
+    particle: &'r str,
+    d_m2s: f64,
+    sd_m2s: f64,
+    /// D and SD in units of 1e-19 m²/s, as the paper reports them.
+    d_1e19: f64,
+    sd_1e19: f64,
+    mse: f64,
+    fit: &'r FitOutcome,
+    quantification: &'r Quantification,
+    experiment: &'r Experiment,
+    imaging: &'r ImagingParams,
+    table_points: usize,
+    device: String,
+    alloyfit_version: &'static str,
+    timings: Timings,
+}
+
+fn write_curves(path: &Path, outcome: &FitOutcome) -> Result<()> {
+    write_atomically(path, Overwrite::Refuse, |out| {
+        write!(out, "t_s,alpha_measured,alpha_fit,residual")?;
+        for (d, _) in &outcome.reference_curves {
+            write!(out, ",alpha_d{d:e}")?;
+        }
+        writeln!(out)?;
+        let mut residuals = outcome.residuals.iter();
+        for (k, t_s) in outcome.times_s.iter().enumerate() {
+            let residual = if *t_s > 0.0 {
+                residuals.next().map_or(String::new(), f64::to_string)
+            } else {
+                String::new()
+            };
+            write!(
+                out,
+                "{t_s},{},{},{residual}",
+                outcome.alpha_measured[k], outcome.alpha_fit[k]
+            )?;
+            for (_, curve) in &outcome.reference_curves {
+                write!(out, ",{}", curve[k])?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    })
+}
+
+/// `(2.7 ± 0.2)e-19`: D and SD with the SD's first significant digit.
+pub fn format_d(d: f64, sd: f64) -> String {
+    let exponent = d.abs().log10().floor() as i32;
+    let scale = 10f64.powi(exponent);
+    let digits = (-(sd / scale).log10().floor()).clamp(1.0, 4.0) as usize;
+    format!(
+        "({:.digits$} ± {:.digits$})e{exponent}",
+        d / scale,
+        sd / scale
+    )
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let mut loaded = LoadedExperiment::load(&args.experiment)?;
+    if let Some(mode) = args.mode {
+        loaded.experiment.fit.mode = match mode {
+            ModeArg::Table => FitMode::Table,
+            ModeArg::Exact => FitMode::Exact,
+        };
+    }
+    let target = args.out.clone().unwrap_or_else(|| loaded.dir.join("fit"));
+    let staged = StagedDir::create(&target, super::overwrite_policy(args.force))?;
+    let backend = Backend::open(&args.device.request())?;
+    let mut log = Log::new(args.quiet);
+    log.line(&format!("running on {}", backend.describe()));
+    let started = Instant::now();
+    let mut prepared = prepare_experiment(&backend, &loaded, &mut |line| log.line(line))
+        .with_context(|| format!("{}", args.experiment.display()))?;
+    let quantify_s = started.elapsed().as_secs_f64();
+    log.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
+    let progress = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(args.table_points as u64).with_style(
+            ProgressStyle::with_template("tau table [{bar:30}] {pos}/{len} chain runs, {eta} left")
+                .expect("valid template"),
+        )
+    };
+    let fit_started = Instant::now();
+    let outcome = fit(
+        &backend,
+        &mut prepared,
+        &loaded.experiment.fit,
+        args.table_points,
+        &mut |done, _| progress.set_position(done as u64),
+    )?;
+    progress.finish_and_clear();
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let report = Report {
+        particle: &loaded.experiment.particle.name,
+        d_m2s: outcome.d_m2s,
+        sd_m2s: outcome.sd_m2s,
+        d_1e19: outcome.d_m2s / 1e-19,
+        sd_1e19: outcome.sd_m2s / 1e-19,
+        mse: outcome.mse,
+        fit: &outcome,
+        quantification: &prepared.quantification,
+        experiment: &loaded.experiment,
+        imaging: &prepared.imaging,
+        table_points: args.table_points,
+        device: backend.describe(),
+        alloyfit_version: env!("CARGO_PKG_VERSION"),
+        timings: Timings {
+            quantify_s,
+            fit_s: fit_started.elapsed().as_secs_f64(),
+            total_s: started.elapsed().as_secs_f64(),
+        },
+    };
+    write_atomically(&staged.path("report.json"), Overwrite::Refuse, |out| {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+        Ok(())
+    })?;
+    write_curves(&staged.path("curves.csv"), &outcome)?;
+    super::quantify::write_curve_csv(&staged.path("measured.csv"), &prepared.quantification)?;
+    let out = staged.commit()?;
+    log.line(&format!("wrote {}", out.display()));
+    if args.json {
+        return super::print_json(&report);
+    }
+    let fit_points = outcome.times_s.iter().filter(|t| **t > 0.0).count();
+    println!(
+        "{}: D = {} m²/s (MSE {:.1e}, {fit_points} points, {})",
+        report.particle,
+        format_d(outcome.d_m2s, outcome.sd_m2s),
+        outcome.mse,
+        report.device
+    );
+    Ok(())
+}

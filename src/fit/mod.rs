@@ -1,0 +1,382 @@
+//! The fit (DESIGN.md §4.2, §4.6): the simulated alloying curve α_sim(t; D) from a spread table
+//! A(τ) imaged once on a √τ grid (or, in exact mode, a simulation per D), the search over
+//! log10 D (coarse scan, then Brent), and the uncertainty from the Fisher information.
+
+pub mod brent;
+pub mod pchip;
+
+use std::collections::HashMap;
+
+use anyhow::{Result, ensure};
+use serde::Serialize;
+
+use crate::analysis::PreparedExperiment;
+use crate::backend::Backend;
+use crate::diffusion::{Trajectory, tau_nm2};
+use crate::experiment::{Correction, FitMode};
+use crate::imaging::alloying_degree;
+use brent::minimize;
+use pchip::Pchip;
+
+/// Table knots, uniform in √τ from 0 to saturation. 25 keeps the interpolation error in α below
+/// 1e-3 for NC1 and NR1 (docs/PERFORMANCE.md, "tau table").
+pub const TABLE_POINTS_DEFAULT: usize = 25;
+/// The table ends where the composition's spread has fallen to this fraction of its start.
+const SATURATION_STD_RATIO: f64 = 1e-3;
+/// Coarse-scan points over the log10 D bounds (0.25 decade apart for the default 5 decades).
+const SCAN_POINTS: usize = 21;
+/// Brent stops when log10 D is known to this.
+pub const LOG10_D_TOLERANCE: f64 = 1e-4;
+/// Relative step in D of the central differences behind the sensitivities J_k.
+const JACOBIAN_RELATIVE_STEP: f64 = 1e-2;
+
+/// Simulated spreads at the experiment's times for a D.
+trait SpreadModel {
+    fn spreads(&mut self, d_m2s: f64) -> Result<Vec<f64>>;
+    fn chain_runs(&self) -> usize;
+    fn diffusion_steps(&self) -> u64;
+}
+
+/// A(τ): one trajectory imaged on a √τ grid, interpolated with PCHIP.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpreadTable {
+    pub sqrt_tau_nm: Vec<f64>,
+    pub spreads: Vec<f64>,
+    pub tau_max_nm2: f64,
+    pub chain_runs: usize,
+    pub diffusion_steps: u64,
+    #[serde(skip)]
+    interpolant: Option<Pchip>,
+    #[serde(skip)]
+    times_s: Vec<f64>,
+}
+
+impl SpreadTable {
+    /// Images the prepared experiment's start state on `points` taus up to saturation;
+    /// `progress(done, total)` after each chain run.
+    pub fn build(
+        backend: &Backend,
+        prepared: &mut PreparedExperiment,
+        beta: f64,
+        points: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<SpreadTable> {
+        ensure!(points >= 4, "the tau table needs at least 4 points");
+        let start = &prepared.start;
+        let (tau_max_nm2, probe_steps) = saturation_tau(backend, start, beta)?;
+        let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
+        let sqrt_tau_nm: Vec<f64> = (0..points)
+            .map(|n| tau_max_nm2.sqrt() * n as f64 / (points - 1) as f64)
+            .collect();
+        let mut spreads = Vec::with_capacity(points);
+        for (n, &x) in sqrt_tau_nm.iter().enumerate() {
+            trajectory.advance_to(x * x)?;
+            spreads.push(
+                prepared
+                    .chain
+                    .image(&trajectory, prepared.noise, false)?
+                    .spread(),
+            );
+            progress(n + 1, points);
+        }
+        Ok(SpreadTable {
+            interpolant: Some(Pchip::new(sqrt_tau_nm.clone(), spreads.clone())?),
+            sqrt_tau_nm,
+            spreads,
+            tau_max_nm2,
+            chain_runs: points,
+            diffusion_steps: probe_steps + trajectory.full_steps_done(),
+            times_s: Vec::new(),
+        })
+    }
+
+    /// The interpolated spread at τ (the saturated value beyond the table).
+    pub fn spread_at(&self, tau_nm2: f64) -> f64 {
+        self.interpolant
+            .as_ref()
+            .expect("built tables have an interpolant")
+            .value(tau_nm2.max(0.0).sqrt())
+    }
+}
+
+impl SpreadModel for SpreadTable {
+    fn spreads(&mut self, d_m2s: f64) -> Result<Vec<f64>> {
+        Ok(self
+            .times_s
+            .iter()
+            .map(|&t| self.spread_at(tau_nm2(d_m2s, t)))
+            .collect())
+    }
+    fn chain_runs(&self) -> usize {
+        self.chain_runs
+    }
+    fn diffusion_steps(&self) -> u64 {
+        self.diffusion_steps
+    }
+}
+
+/// The τ at which the composition's spread inside the mask has fallen to [`SATURATION_STD_RATIO`]
+/// of its start (diffusion only, no imaging), and the steps it took.
+fn saturation_tau(
+    backend: &Backend,
+    start: &crate::analysis::SimulationStart,
+    beta: f64,
+) -> Result<(f64, u64)> {
+    let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
+    let std0 = trajectory.snapshot_moments()?.std();
+    ensure!(
+        std0 > 0.0,
+        "the initial composition is uniform: there is nothing to alloy"
+    );
+    let h = start.mask.voxel_nm();
+    let mut tau = 10.0 * h * h;
+    loop {
+        trajectory.advance_to(tau)?;
+        if trajectory.snapshot_moments()?.std() <= SATURATION_STD_RATIO * std0 {
+            return Ok((tau, trajectory.full_steps_done()));
+        }
+        tau *= 1.25;
+    }
+}
+
+/// A simulation from the start for every D asked for, cached by D.
+struct ExactModel<'p, 'a> {
+    backend: &'a Backend,
+    prepared: &'p mut PreparedExperiment<'a>,
+    beta: f64,
+    times_s: Vec<f64>,
+    cache: HashMap<u64, Vec<f64>>,
+    chain_runs: usize,
+    diffusion_steps: u64,
+}
+
+impl SpreadModel for ExactModel<'_, '_> {
+    fn spreads(&mut self, d_m2s: f64) -> Result<Vec<f64>> {
+        if let Some(hit) = self.cache.get(&d_m2s.to_bits()) {
+            return Ok(hit.clone());
+        }
+        let start = &self.prepared.start;
+        let mut trajectory =
+            Trajectory::new(self.backend, &start.composition, &start.mask, self.beta)?;
+        let mut spreads = Vec::with_capacity(self.times_s.len());
+        for &t in &self.times_s {
+            trajectory.advance_to(tau_nm2(d_m2s, t))?;
+            spreads.push(
+                self.prepared
+                    .chain
+                    .image(&trajectory, self.prepared.noise, false)?
+                    .spread(),
+            );
+            self.chain_runs += 1;
+        }
+        self.diffusion_steps += trajectory.full_steps_done();
+        self.cache.insert(d_m2s.to_bits(), spreads.clone());
+        Ok(spreads)
+    }
+    fn chain_runs(&self) -> usize {
+        self.chain_runs
+    }
+    fn diffusion_steps(&self) -> u64 {
+        self.diffusion_steps
+    }
+}
+
+/// What the fit found.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitOutcome {
+    pub d_m2s: f64,
+    pub sd_m2s: f64,
+    pub log10_d: f64,
+    pub mse: f64,
+    pub times_s: Vec<f64>,
+    pub alpha_measured: Vec<f64>,
+    pub alpha_fit: Vec<f64>,
+    /// α_exp − α_sim at each t > 0.
+    pub residuals: Vec<f64>,
+    /// ∂α_sim/∂D at each t > 0, per m²/s.
+    pub sensitivities: Vec<f64>,
+    /// α_sim at D = 1e-19 and 1e-18 m²/s, as the paper's figures show.
+    pub reference_curves: Vec<(f64, Vec<f64>)>,
+    /// (log10 D, MSE) of every objective evaluation, in log10 D order.
+    pub landscape: Vec<(f64, f64)>,
+    pub warnings: Vec<String>,
+    pub mode: FitMode,
+    pub correction: Correction,
+    pub chain_runs: usize,
+    pub diffusion_steps: u64,
+    pub table: Option<SpreadTable>,
+}
+
+/// Simulated α at each time from simulated spreads (DESIGN.md §4.4): normalised by the simulated
+/// S(0) and S_100 (corrected: the simulated fully alloyed particle; uncorrected: the simulation's
+/// own last time point, as the measured curve is normalised by its own).
+fn simulated_alpha(
+    spreads: &[f64],
+    spread_initial: f64,
+    spread_alloyed: f64,
+    correction: Correction,
+) -> Vec<f64> {
+    let s100 = match correction {
+        Correction::Corrected => spread_alloyed,
+        Correction::Uncorrected => *spreads.last().expect("at least 3 times"),
+    };
+    spreads
+        .iter()
+        .map(|&s| alloying_degree(s, spread_initial, s100))
+        .collect()
+}
+
+/// Fits D to the prepared experiment; `log` gets one line per stage and `progress(done, total)`
+/// follows the table's chain runs.
+pub fn fit<'a>(
+    backend: &'a Backend,
+    prepared: &mut PreparedExperiment<'a>,
+    settings: &crate::experiment::FitSection,
+    table_points: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<FitOutcome> {
+    let q = prepared.quantification.clone();
+    let times_s = q.times_s.clone();
+    let spread_initial = q.simulated_spread_initial;
+    let spread_alloyed = q.simulated_spread_alloyed;
+    let correction = settings.correction;
+    let mut table = None;
+    let mut exact;
+    let model: &mut dyn SpreadModel = match settings.mode {
+        FitMode::Table => {
+            let mut built =
+                SpreadTable::build(backend, prepared, settings.beta, table_points, progress)?;
+            built.times_s = times_s.clone();
+            table.insert(built)
+        }
+        FitMode::Exact => {
+            exact = ExactModel {
+                backend,
+                prepared,
+                beta: settings.beta,
+                times_s: times_s.clone(),
+                cache: HashMap::new(),
+                chain_runs: 0,
+                diffusion_steps: 0,
+            };
+            &mut exact
+        }
+    };
+    let fitted = |k: usize| times_s[k] > 0.0;
+    let fit_points = (0..times_s.len()).filter(|&k| fitted(k)).count();
+    let alpha_of = |d: f64, model: &mut dyn SpreadModel| -> Result<Vec<f64>> {
+        Ok(simulated_alpha(
+            &model.spreads(d)?,
+            spread_initial,
+            spread_alloyed,
+            correction,
+        ))
+    };
+    let mut objective = |log10_d: f64| -> Result<f64> {
+        let alpha = alpha_of(10f64.powf(log10_d), model)?;
+        Ok((0..times_s.len())
+            .filter(|&k| fitted(k))
+            .map(|k| (q.alpha[k] - alpha[k]).powi(2))
+            .sum::<f64>()
+            / fit_points as f64)
+    };
+    let minimum = minimize(
+        &mut objective,
+        settings.d_min_m2s.log10(),
+        settings.d_max_m2s.log10(),
+        SCAN_POINTS,
+        LOG10_D_TOLERANCE,
+    )?;
+    let d_m2s = 10f64.powf(minimum.x);
+    let alpha_fit = alpha_of(d_m2s, model)?;
+    let up = alpha_of(d_m2s * (1.0 + JACOBIAN_RELATIVE_STEP), model)?;
+    let down = alpha_of(d_m2s * (1.0 - JACOBIAN_RELATIVE_STEP), model)?;
+    let sensitivities: Vec<f64> = (0..times_s.len())
+        .filter(|&k| fitted(k))
+        .map(|k| (up[k] - down[k]) / (2.0 * JACOBIAN_RELATIVE_STEP * d_m2s))
+        .collect();
+    let residuals: Vec<f64> = (0..times_s.len())
+        .filter(|&k| fitted(k))
+        .map(|k| q.alpha[k] - alpha_fit[k])
+        .collect();
+    let sd_m2s = standard_deviation(&residuals, &sensitivities);
+    let reference_curves = [1e-19, 1e-18]
+        .into_iter()
+        .map(|d| Ok((d, alpha_of(d, model)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut landscape = minimum.evaluations.clone();
+    landscape.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (chain_runs, diffusion_steps) = (model.chain_runs(), model.diffusion_steps());
+    Ok(FitOutcome {
+        d_m2s,
+        sd_m2s,
+        log10_d: minimum.x,
+        mse: minimum.value,
+        alpha_measured: q.alpha.clone(),
+        times_s: times_s.clone(),
+        alpha_fit,
+        residuals,
+        sensitivities,
+        reference_curves,
+        landscape,
+        warnings: minimum.warnings,
+        mode: settings.mode,
+        correction,
+        chain_runs,
+        diffusion_steps,
+        table,
+    })
+}
+
+/// SD(D) = σ/√(Σ J_k²), σ² = Σ r_k²/(K − 1) (DESIGN.md §4.6).
+pub fn standard_deviation(residuals: &[f64], sensitivities: &[f64]) -> f64 {
+    let k = residuals.len() as f64;
+    let sigma2 = residuals.iter().map(|r| r * r).sum::<f64>() / (k - 1.0);
+    let information = sensitivities.iter().map(|j| j * j).sum::<f64>();
+    (sigma2 / information).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, Normal};
+
+    /// y_k = D·x_k + ε, ε ~ N(0, σ²): least squares gives Var(D̂) = σ²/Σ x_k², and J_k = x_k, so
+    /// the SD formula must match the spread of D̂ over many noise draws.
+    #[test]
+    fn sd_formula_matches_theory_for_a_linear_model() {
+        let (d_true, sigma) = (2.0, 0.05);
+        let x: Vec<f64> = (1..=9).map(|k| f64::from(k) / 9.0).collect();
+        let sxx: f64 = x.iter().map(|v| v * v).sum();
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let noise = Normal::new(0.0, sigma).unwrap();
+        let (mut estimates, mut sds) = (Vec::new(), Vec::new());
+        for _ in 0..4000 {
+            let y: Vec<f64> = x
+                .iter()
+                .map(|&v| d_true * v + noise.sample(&mut rng))
+                .collect();
+            let d_hat = x.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>() / sxx;
+            let residuals: Vec<f64> = x.iter().zip(&y).map(|(a, b)| b - d_hat * a).collect();
+            estimates.push(d_hat);
+            sds.push(standard_deviation(&residuals, &x));
+        }
+        let n = estimates.len() as f64;
+        let mean = estimates.iter().sum::<f64>() / n;
+        let empirical = (estimates.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let theory = sigma / sxx.sqrt();
+        let mean_sd = sds.iter().sum::<f64>() / n;
+        assert!(
+            (empirical / theory - 1.0).abs() < 0.05,
+            "{empirical} vs {theory}"
+        );
+        // The formula's σ uses K − 1, as DESIGN.md says; with one parameter fitted the unbiased
+        // variance would use K − 1 too, so the mean SD lands within 10% of theory.
+        assert!(
+            (mean_sd / theory - 1.0).abs() < 0.1,
+            "{mean_sd} vs {theory}"
+        );
+    }
+}
