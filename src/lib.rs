@@ -12,6 +12,7 @@ pub mod fit;
 pub mod imaging;
 pub mod io;
 pub mod phantom;
+pub mod plot;
 pub mod stats;
 pub mod synth;
 pub mod tomography;

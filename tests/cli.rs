@@ -368,3 +368,88 @@ fn tomography_commands_refuse_mismatched_input() {
         assert!(!dir.path().join(never).exists(), "{never} was written");
     }
 }
+
+#[test]
+fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let synth = [
+        "synth",
+        "--phantom",
+        "NC1",
+        "--d",
+        "2.7e-19",
+        "--voxel-nm",
+        "4",
+        "--seed",
+        "3",
+        "--iterations",
+        "10",
+        "--times",
+        "0,60,180,600",
+        "--out",
+        "exp",
+        "--device",
+        "cpu",
+    ];
+    let output = alloyfit(&synth, dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for file in [
+        "experiment.toml",
+        "truth.json",
+        "recon_alloyed.tif",
+        "recon_03_t600s.tif",
+    ] {
+        assert!(dir.join("exp").join(file).is_file(), "{file}");
+    }
+    assert!(failure(&synth, dir).contains("--force"));
+
+    let quantify = [
+        "quantify",
+        "exp/experiment.toml",
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    let output = alloyfit(&quantify, dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(dir.join("exp/quantified/masks/mask_03_t600s.tif").is_file());
+    let curve = std::fs::read_to_string(dir.join("exp/quantified/curve.csv")).unwrap();
+    assert_eq!(curve.lines().count(), 5, "{curve}");
+
+    let fit = [
+        "fit",
+        "exp/experiment.toml",
+        "--out",
+        "report",
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    let output = alloyfit(&fit, dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = stdout(&output);
+    assert!(
+        summary.starts_with("NC1: D = (")
+            && summary.contains("e-19 m²/s (MSE ")
+            && summary.contains("3 points, cpu"),
+        "{summary}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report/report.json")).unwrap())
+            .unwrap();
+    let d = report["d_m2s"].as_f64().unwrap();
+    assert!(d > 1e-19 && d < 1e-18, "{d}");
+    assert_eq!(report["experiment"]["imaging"]["sirt_iterations"], 10);
+    assert_eq!(report["fit"]["mode"], "table");
+    for file in [
+        "curves.csv",
+        "measured.csv",
+        "curve.svg",
+        "residuals.svg",
+        "mse.svg",
+    ] {
+        assert!(dir.join("report").join(file).is_file(), "{file}");
+    }
+    assert!(failure(&fit, dir).contains("--force"));
+}

@@ -14,6 +14,7 @@ use alloyfit::experiment::{Experiment, FitMode, LoadedExperiment};
 use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
 use alloyfit::imaging::ImagingParams;
 use alloyfit::io::{Overwrite, StagedDir, write_atomically};
+use alloyfit::plot::{Plot, Series, Style};
 
 use super::{DeviceArgs, Log};
 
@@ -116,6 +117,100 @@ pub fn format_d(d: f64, sd: f64) -> String {
     )
 }
 
+/// curve.svg (measured, best fit, the paper's reference Ds), residuals.svg and mse.svg.
+fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
+    let at_times = |values: &[f64]| -> Vec<(f64, f64)> {
+        outcome
+            .times_s
+            .iter()
+            .copied()
+            .zip(values.iter().copied())
+            .collect()
+    };
+    let mut curves = vec![
+        Series {
+            name: "measured".into(),
+            points: at_times(&outcome.alpha_measured),
+            style: Style::Markers,
+            colour: "black",
+        },
+        Series {
+            name: format!("best fit, D = {}", format_d(outcome.d_m2s, outcome.sd_m2s)),
+            points: at_times(&outcome.alpha_fit),
+            style: Style::DashedLine,
+            colour: "#1f5fbf",
+        },
+    ];
+    for ((d, alpha), colour) in outcome.reference_curves.iter().zip(["#c0392b", "#27884a"]) {
+        curves.push(Series {
+            name: format!("D = {d:.0e} m²/s"),
+            points: at_times(alpha),
+            style: Style::Line,
+            colour,
+        });
+    }
+    let fitted_times: Vec<f64> = outcome
+        .times_s
+        .iter()
+        .copied()
+        .filter(|t| *t > 0.0)
+        .collect();
+    let residuals = Series {
+        name: "measured − fit".into(),
+        points: fitted_times
+            .into_iter()
+            .zip(outcome.residuals.iter().copied())
+            .collect(),
+        style: Style::Markers,
+        colour: "black",
+    };
+    let landscape = Series {
+        name: "log10 MSE".into(),
+        points: outcome
+            .landscape
+            .iter()
+            .map(|&(x, mse)| (x, mse.log10()))
+            .collect(),
+        style: Style::Line,
+        colour: "#1f5fbf",
+    };
+    let optimum = Series {
+        name: format!("optimum, log10 D = {:.4}", outcome.log10_d),
+        points: vec![(outcome.log10_d, outcome.mse.log10())],
+        style: Style::Markers,
+        colour: "#c0392b",
+    };
+    vec![
+        (
+            "curve.svg",
+            Plot {
+                title: format!("{particle}: degree of alloying"),
+                x_label: "heating time (s)".into(),
+                y_label: "degree of alloying α".into(),
+                series: curves,
+            },
+        ),
+        (
+            "residuals.svg",
+            Plot {
+                title: format!("{particle}: residuals"),
+                x_label: "heating time (s)".into(),
+                y_label: "α measured − α fit".into(),
+                series: vec![residuals],
+            },
+        ),
+        (
+            "mse.svg",
+            Plot {
+                title: format!("{particle}: objective"),
+                x_label: "log10 D (m²/s)".into(),
+                y_label: "log10 MSE".into(),
+                series: vec![landscape, optimum],
+            },
+        ),
+    ]
+}
+
 pub fn run(args: &Args) -> Result<()> {
     let mut loaded = LoadedExperiment::load(&args.experiment)?;
     if let Some(mode) = args.mode {
@@ -181,6 +276,13 @@ pub fn run(args: &Args) -> Result<()> {
     })?;
     write_curves(&staged.path("curves.csv"), &outcome)?;
     super::quantify::write_curve_csv(&staged.path("measured.csv"), &prepared.quantification)?;
+    for (name, plot) in plots(&outcome, report.particle) {
+        let svg = plot.to_svg();
+        write_atomically(&staged.path(name), Overwrite::Refuse, |out| {
+            out.write_all(svg.as_bytes())?;
+            Ok(())
+        })?;
+    }
     let out = staged.commit()?;
     log.line(&format!("wrote {}", out.display()));
     if args.json {
