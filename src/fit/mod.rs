@@ -23,6 +23,8 @@ use pchip::Pchip;
 pub const TABLE_POINTS_DEFAULT: usize = 33;
 /// The table ends where the composition's spread has fallen to this fraction of its start.
 const SATURATION_STD_RATIO: f64 = 1e-3;
+/// An initial composition with a smaller spread has nothing measurable to alloy.
+const MIN_INITIAL_STD: f64 = 1e-4;
 /// Coarse-scan points over the log10 D bounds (0.25 decade apart for the default 5 decades).
 const SCAN_POINTS: usize = 21;
 /// Brent stops when log10 D is known to this.
@@ -125,14 +127,16 @@ fn saturation_tau(
     let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
     let std0 = trajectory.snapshot_moments()?.std();
     ensure!(
-        std0 > 0.0,
-        "the initial composition is uniform: there is nothing to alloy"
+        std0 > MIN_INITIAL_STD,
+        "the initial composition is uniform (std {std0:.2e} inside the mask): there is nothing to alloy"
     );
+    // The f32 field cannot resolve a spread much below 1e-6; stop there at the latest.
+    let saturated = (SATURATION_STD_RATIO * std0).max(1e-6);
     let h = start.mask.voxel_nm();
     let mut tau = 10.0 * h * h;
     loop {
         trajectory.advance_to(tau)?;
-        if trajectory.snapshot_moments()?.std() <= SATURATION_STD_RATIO * std0 {
+        if trajectory.snapshot_moments()?.std() <= saturated {
             return Ok((tau, trajectory.full_steps_done()));
         }
         tau *= 1.25;
