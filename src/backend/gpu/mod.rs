@@ -355,13 +355,7 @@ impl GpuContext {
                 self.summary.name
             );
         }
-        let params = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("diffusion params"),
-                contents: bytemuck::cast_slice(&[n_k, n_i, n_j, beta.to_bits()]),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let params = self.uniform("diffusion params", &[n_k, n_i, n_j, beta.to_bits()]);
         let forward = self.bind(&self.diffusion, &[&a.buffer, &b.buffer, &params]);
         let backward = self.bind(&self.diffusion, &[&b.buffer, &a.buffer, &params]);
         let mut done = 0;
@@ -410,13 +404,7 @@ impl GpuContext {
                 contents: bytemuck::cast_slice(rays),
                 usage: wgpu::BufferUsages::STORAGE,
             });
-        let params_buffer = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("projector params"),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let params_buffer = self.uniform("projector params", params);
         Ok(GpuGeometry {
             rays,
             params_buffer,
@@ -511,13 +499,7 @@ impl GpuContext {
         [measured, projected, row_weights, residual, weighted]: [&GpuVolume; 5],
     ) {
         let (per_row, rows) = groups_2d(measured.voxel_count, ELEMENTWISE_GROUP);
-        let params = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("sirt residual params"),
-                contents: bytemuck::cast_slice(&[measured.voxel_count, per_row]),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let params = self.uniform("sirt residual params", &[measured.voxel_count, per_row]);
         let buffers = [
             &measured.buffer,
             &projected.buffer,
@@ -543,13 +525,7 @@ impl GpuContext {
             groups_per_row: per_row,
             ..*update
         };
-        let params = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("sirt update params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let params = self.uniform("sirt update params", &params);
         let buffers = [
             &volume.buffer,
             &back_projected.buffer,
@@ -693,13 +669,7 @@ impl GpuContext {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let params = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("moment params"),
-                contents: bytemuck::cast_slice(&[values.voxel_count, groups_per_row]),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let params = self.uniform("moment params", &[values.voxel_count, groups_per_row]);
         let mut encoder = self.encoder();
         self.record(
             &mut encoder,
