@@ -124,14 +124,19 @@ pub fn central_row(n_i: usize) -> usize {
     n_i / 2
 }
 
-/// `mask` restricted to the central row's (k, j) plane.
+/// `mask` restricted to the central row's (k, j) plane; an error if the particle misses that plane.
 pub fn noise_slice_mask(mask: &Mask) -> Result<Mask> {
     let row = central_row(mask.shape()[1]);
     let mut data = mask.data().clone();
     for ((_, i, _), inside) in data.indexed_iter_mut() {
         *inside &= i == row;
     }
-    Ok(Mask::new(data, mask.voxel_nm())?)
+    let slice = Mask::new(data, mask.voxel_nm())?;
+    ensure!(
+        slice.count() > 0,
+        "the particle does not reach the central slice (row {row}) that holds the tilt axis"
+    );
+    Ok(slice)
 }
 
 /// The chain for one grid, geometry and analysis mask on one backend, with its buffers, SIRT
@@ -171,11 +176,6 @@ impl<'a> ImagingChain<'a> {
         let (shape, voxel_nm) = mask.grid();
         let geometry = TiltGeometry::for_volume(params.tilt_angles_deg.clone(), shape)?;
         let slice = noise_slice_mask(mask)?;
-        ensure!(
-            slice.count() > 0,
-            "the particle does not reach the central slice (row {}) that holds the tilt axis",
-            central_row(shape[1])
-        );
         let sirt = SirtOptions {
             iterations: params.sirt_iterations,
             ..SirtOptions::default()

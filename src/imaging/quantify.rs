@@ -8,7 +8,6 @@ use anyhow::{Result, bail, ensure};
 use ndarray::Array3;
 use serde::Serialize;
 
-use super::central_row;
 use crate::backend::Moments;
 use crate::backend::cpu::masked_moments::masked_moments;
 use crate::volume::{Mask, Volume, check_same_grid, face_neighbours};
@@ -228,10 +227,7 @@ pub fn segment(volume: &Volume, erosion_voxels: usize) -> Result<Segmentation> {
         "the particle fills the whole grid: no background is left to measure (pad the reconstruction)"
     );
     let background = median(band);
-    let corrected: Vec<f32> = values
-        .iter()
-        .map(|&v| (f64::from(v) - background) as f32)
-        .collect();
+    let corrected = subtract_background(volume, background);
     let threshold = half_height_threshold(&corrected, shape, otsu_threshold(&corrected)?);
     let above = Array3::from_shape_vec(
         shape,
@@ -259,21 +255,21 @@ pub fn segment(volume: &Volume, erosion_voxels: usize) -> Result<Segmentation> {
     })
 }
 
-/// Moments of `volume − background` inside `mask` and on its central slice.
-pub fn measure(volume: &Volume, mask: &Mask, background: f64) -> Result<Measured> {
-    check_same_grid("reconstruction and mask", volume.grid(), mask.grid())?;
-    let corrected: Vec<f32> = volume
+/// The samples of `volume − background`, which every statistic of a measured reconstruction uses.
+fn subtract_background(volume: &Volume, background: f64) -> Vec<f32> {
+    volume
         .as_slice()
         .iter()
         .map(|&v| (f64::from(v) - background) as f32)
-        .collect();
+        .collect()
+}
+
+/// Moments of `volume − background` inside `mask` and on its central slice.
+pub fn measure(volume: &Volume, mask: &Mask, background: f64) -> Result<Measured> {
+    check_same_grid("reconstruction and mask", volume.grid(), mask.grid())?;
+    let corrected = subtract_background(volume, background);
     let moments = masked_moments(&corrected, &mask.to_bits());
     let slice = super::noise_slice_mask(mask)?;
-    ensure!(
-        slice.count() > 0,
-        "the particle does not reach the central slice (row {}) that holds the tilt axis",
-        central_row(mask.shape()[1])
-    );
     let slice_moments: Moments = masked_moments(&corrected, &slice.to_bits());
     Ok(Measured {
         spread: moments.coefficient_of_variation(),
@@ -297,11 +293,7 @@ pub fn composition_map(
         (0.0..=1.0).contains(&mean_au_fraction),
         "the mean Au fraction must lie in [0, 1], got {mean_au_fraction}"
     );
-    let corrected: Vec<f32> = volume
-        .as_slice()
-        .iter()
-        .map(|&v| (f64::from(v) - background) as f32)
-        .collect();
+    let corrected = subtract_background(volume, background);
     let mean = masked_moments(&corrected, &mask.to_bits()).mean();
     ensure!(
         mean > 0.0,
