@@ -5,6 +5,7 @@
 mod common;
 
 use alloyfit::Volume;
+use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::backend::cpu::blur::{BlurParams, blur_pass};
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
@@ -26,12 +27,8 @@ fn alloyed(phantom: &Phantom) -> Volume {
     let mean = Backend::Cpu
         .masked_moments(&phantom.composition, &phantom.mask)
         .unwrap()
-        .mean() as f32;
-    let data = phantom
-        .mask
-        .data()
-        .mapv(|inside| if inside { mean } else { 0.0 });
-    Volume::new(data, phantom.mask.voxel_nm()).unwrap()
+        .mean();
+    uniform_in(&phantom.mask, mean).unwrap()
 }
 
 fn spreads(backend: &Backend, params: &ImagingParams, phantom: &Phantom, noise: Noise) -> [f64; 2] {

@@ -1,7 +1,7 @@
 //! Quantification against what it must do (DESIGN.md §4.4–4.5): segmenting a reconstructed phantom
 //! recovers its volume, and the calibrated dose reproduces a measured noise level.
 
-use alloyfit::Volume;
+use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::dose::calibrate_dose;
@@ -15,14 +15,6 @@ fn phantom(name: &str, voxel_nm: f64) -> Phantom {
         ..PhantomOptions::default()
     };
     voxelize(&find_particle(name).unwrap(), &options).unwrap()
-}
-
-fn uniform(phantom: &Phantom, value: f32) -> Volume {
-    let data = phantom
-        .mask
-        .data()
-        .mapv(|inside| if inside { value } else { 0.0 });
-    Volume::new(data, phantom.mask.voxel_nm()).unwrap()
 }
 
 #[test]
@@ -90,8 +82,13 @@ fn calibrated_dose_reproduces_the_measured_noise() {
     let mut params = ImagingParams::defaults(3.0);
     params.sirt_iterations = 20;
     let mut chain = ImagingChain::new(&Backend::Cpu, &params, &nc1.mask).unwrap();
-    let alloyed =
-        Trajectory::new(&Backend::Cpu, &uniform(&nc1, 0.22), &nc1.mask, BETA_DEFAULT).unwrap();
+    let alloyed = Trajectory::new(
+        &Backend::Cpu,
+        &uniform_in(&nc1.mask, 0.22).unwrap(),
+        &nc1.mask,
+        BETA_DEFAULT,
+    )
+    .unwrap();
     for true_dose in [1.0, 5.0] {
         let measured = Noise::Poisson {
             dose: true_dose,
