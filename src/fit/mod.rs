@@ -71,14 +71,12 @@ impl SpreadTable {
             .map(|n| tau_max_nm2.sqrt() * n as f64 / (points - 1) as f64)
             .collect();
         let mut spreads = Vec::with_capacity(points);
+        let mut chain_runs = 0;
         for (n, &x) in sqrt_tau_nm.iter().enumerate() {
             trajectory.advance_to(x * x)?;
-            spreads.push(
-                prepared
-                    .chain
-                    .image(&trajectory, prepared.noise, false)?
-                    .spread(),
-            );
+            let (spread, imaged) = simulated_spread(prepared, &trajectory)?;
+            spreads.push(spread);
+            chain_runs += usize::from(imaged);
             progress(n + 1, points);
         }
         Ok(SpreadTable {
@@ -86,7 +84,7 @@ impl SpreadTable {
             sqrt_tau_nm,
             spreads,
             tau_max_nm2,
-            chain_runs: points,
+            chain_runs,
             diffusion_steps: probe_steps + trajectory.full_steps_done(),
             times_s: Vec::new(),
         })
@@ -115,6 +113,19 @@ impl SpreadModel for SpreadTable {
     fn diffusion_steps(&self) -> u64 {
         self.diffusion_steps
     }
+}
+
+/// The simulated spread of `trajectory`'s snapshot, and whether the chain ran for it: at τ = 0 it is
+/// the S(0) that quantification already imaged from the same start, chain and noise.
+fn simulated_spread(
+    prepared: &mut PreparedExperiment,
+    trajectory: &Trajectory,
+) -> Result<(f64, bool)> {
+    if trajectory.tau_nm2() == 0.0 {
+        return Ok((prepared.quantification.simulated_spread_initial, false));
+    }
+    let imaged = prepared.chain.image(trajectory, prepared.noise, false)?;
+    Ok((imaged.spread(), true))
 }
 
 /// The τ at which the composition's spread inside the mask has fallen to [`SATURATION_STD_RATIO`]
@@ -165,13 +176,9 @@ impl SpreadModel for ExactModel<'_, '_> {
         let mut spreads = Vec::with_capacity(self.times_s.len());
         for &t in &self.times_s {
             trajectory.advance_to(tau_nm2(d_m2s, t))?;
-            spreads.push(
-                self.prepared
-                    .chain
-                    .image(&trajectory, self.prepared.noise, false)?
-                    .spread(),
-            );
-            self.chain_runs += 1;
+            let (spread, imaged) = simulated_spread(self.prepared, &trajectory)?;
+            spreads.push(spread);
+            self.chain_runs += usize::from(imaged);
         }
         self.diffusion_steps += trajectory.full_steps_done();
         self.cache.insert(d_m2s.to_bits(), spreads.clone());
