@@ -1,5 +1,5 @@
-//! Whole-volume summary statistics for people (`alloyfit info`, phantom summaries), accumulated in
-//! f64 per k-slice so that large volumes keep full precision.
+//! Summary statistics: whole-volume summaries for people (`alloyfit info`, phantom summaries),
+//! accumulated in f64 per k-slice so that large volumes keep full precision, and percentiles.
 
 use ndarray::{ArrayView3, Axis};
 use rayon::prelude::*;
@@ -53,6 +53,21 @@ pub fn summarize(data: ArrayView3<f32>) -> Summary {
     }
 }
 
+/// The `p`-th percentile (0–100) of the non-NaN `values`, interpolated linearly between order
+/// statistics (so the 50th is the usual median); None when there are none.
+pub fn percentile(values: &[f32], p: f64) -> Option<f64> {
+    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_unstable_by(f32::total_cmp);
+    let position = (p.clamp(0.0, 100.0) / 100.0) * (sorted.len() - 1) as f64;
+    let below = position.floor() as usize;
+    let above = position.ceil() as usize;
+    let weight = position - below as f64;
+    Some(f64::from(sorted[below]) * (1.0 - weight) + f64::from(sorted[above]) * weight)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +83,14 @@ mod tests {
             (0.0, 22.0, 1)
         );
         assert_eq!(summary.mean, (0..23).sum::<i32>() as f64 / 23.0);
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_order_statistics() {
+        assert_eq!(percentile(&[3.0, 1.0, 2.0], 50.0), Some(2.0));
+        assert_eq!(percentile(&[4.0, 1.0, 3.0, 2.0], 50.0), Some(2.5));
+        assert_eq!(percentile(&[1.0, f32::NAN, 2.0], 100.0), Some(2.0));
+        assert_eq!(percentile(&[0.0, 10.0], 25.0), Some(2.5));
+        assert_eq!(percentile(&[f32::NAN], 50.0), None);
     }
 }

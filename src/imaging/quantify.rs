@@ -4,7 +4,7 @@
 //! These run once per file on the host; the statistics they share with the chain (masked moments)
 //! use the same reference kernel.
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
 use serde::Serialize;
 
@@ -112,10 +112,10 @@ fn half_height_threshold(values: &[f32], shape: [usize; 3], otsu: f64) -> f64 {
             .filter(|&n| outer[n] && !inner[n])
             .map(|n| values[n])
             .collect();
-        if layer.is_empty() {
+        let Ok(layer_median) = median(&layer) else {
             break;
-        }
-        let next = HALF_HEIGHT * median(layer);
+        };
+        let next = HALF_HEIGHT * layer_median;
         let converged = (next - threshold).abs() <= 1e-4 * threshold.abs();
         threshold = next;
         if converged {
@@ -186,14 +186,8 @@ fn erode(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
     current
 }
 
-fn median(mut values: Vec<f32>) -> f64 {
-    values.sort_unstable_by(f32::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        f64::from(values[mid])
-    } else {
-        0.5 * (f64::from(values[mid - 1]) + f64::from(values[mid]))
-    }
+fn median(values: &[f32]) -> Result<f64> {
+    crate::stats::percentile(values, 50.0).context("no voxels to take a median of")
 }
 
 /// Segments the particle in a reconstruction (DESIGN.md §4.4), eroding by `erosion_voxels`.
@@ -226,7 +220,7 @@ pub fn segment(volume: &Volume, erosion_voxels: usize) -> Result<Segmentation> {
         !band.is_empty(),
         "the particle fills the whole grid: no background is left to measure (pad the reconstruction)"
     );
-    let background = median(band);
+    let background = median(&band)?;
     let corrected = subtract_background(volume, background);
     let threshold = half_height_threshold(&corrected, shape, otsu_threshold(&corrected)?);
     let above = Array3::from_shape_vec(
