@@ -18,6 +18,7 @@ use crate::imaging::quantify::{
 use crate::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::read_volume;
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
+use crate::progress::Progress;
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// Relative tolerance between a file's voxel size and the experiment's.
@@ -94,11 +95,11 @@ pub fn uniform_in(mask: &Mask, value: f64) -> Result<Volume> {
     Ok(Volume::new(data, mask.voxel_nm())?)
 }
 
-/// Quantifies `loaded` on `backend`; `log` receives one line per stage.
+/// Quantifies `loaded` on `backend`, reporting each stage to `progress`.
 pub fn prepare_experiment<'a>(
     backend: &'a Backend,
     loaded: &LoadedExperiment,
-    log: &mut dyn FnMut(&str),
+    progress: &mut dyn Progress,
 ) -> Result<PreparedExperiment<'a>> {
     let e = &loaded.experiment;
     let voxel_nm = e.particle.voxel_nm;
@@ -109,9 +110,9 @@ pub fn prepare_experiment<'a>(
     let (initial_composition, initial_mask, measured_alpha) =
         match (&e.data.reconstructions, &e.data.curve) {
             (Some(files), _) => {
-                for (file, t_s) in files.iter().zip(&e.data.times_s) {
+                progress.line(&format!("segmenting {} reconstructions", files.len()));
+                for (n, file) in files.iter().enumerate() {
                     let path = loaded.resolve(file);
-                    log(&format!("segmenting {} (t = {t_s} s)", path.display()));
                     let volume = read_reconstruction(&path, voxel_nm)?;
                     if let Some(first) = reconstructions.first() {
                         check_same_grid("reconstructions", Volume::grid(first), volume.grid())
@@ -125,6 +126,7 @@ pub fn prepare_experiment<'a>(
                     );
                     segmentations.push(segmentation);
                     reconstructions.push(volume);
+                    progress.step("segmenting", n + 1, files.len());
                 }
                 let mask = match &e.data.mask {
                     Some(file) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
@@ -179,7 +181,7 @@ pub fn prepare_experiment<'a>(
     };
     let prepared = prepare_mask(&initial_composition, &initial_mask, reshaped.as_ref())?;
     let alloyed = uniform_in(&prepared.mask, e.particle.mean_au_fraction)?;
-    log(&format!(
+    progress.line(&format!(
         "preparing the imaging chain on {} ({} voxels in the mask)",
         backend.describe(),
         prepared.mask.count()
@@ -189,7 +191,7 @@ pub fn prepare_experiment<'a>(
     let noise_cv = match (&e.data.noise_reconstruction, measured.last()) {
         (Some(file), _) => {
             let path = loaded.resolve(file);
-            log(&format!("measuring the noise on {}", path.display()));
+            progress.line(&format!("measuring the noise on {}", path.display()));
             let volume = read_reconstruction(&path, voxel_nm)?;
             let segmentation = segment(&volume, e.data.erosion_voxels)
                 .with_context(|| format!("{}", path.display()))?;
@@ -202,12 +204,12 @@ pub fn prepare_experiment<'a>(
         DoseSetting::Named(NamedDose::None) => (None, None),
         DoseSetting::Named(NamedDose::Auto) => {
             let target = noise_cv.context("imaging.dose = \"auto\" needs reconstructions")?;
-            log(&format!(
+            progress.line(&format!(
                 "calibrating the dose to the measured noise (CV {target:.4} on the central slice)"
             ));
             let calibration = calibrate_dose(&mut chain, &alloyed_state, target)?;
             if calibration.dose.is_none() {
-                log(&format!(
+                progress.line(&format!(
                     "the measured noise CV {target:.4} is not above the noise-free simulation's {:.4}: simulating without noise",
                     calibration.clean_cv
                 ));
@@ -219,7 +221,7 @@ pub fn prepare_experiment<'a>(
         Some(dose) => Noise::Smooth { dose },
         None => Noise::None,
     };
-    log("imaging the initial and the fully alloyed state");
+    progress.line("imaging the initial and the fully alloyed state");
     let simulated_spread_alloyed = chain.image(&alloyed_state, noise, false)?.spread();
     let initial_state =
         Trajectory::new(backend, &prepared.composition, &prepared.mask, e.fit.beta)?;

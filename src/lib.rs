@@ -13,6 +13,7 @@ pub mod imaging;
 pub mod io;
 pub mod phantom;
 pub mod plot;
+pub mod progress;
 pub mod stats;
 pub mod synth;
 pub mod tomography;

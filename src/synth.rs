@@ -19,6 +19,7 @@ use crate::experiment::{
 use crate::imaging::{ImagingChain, ImagingParams, Noise};
 use crate::io::{Overwrite, StagedDir, write_atomically, write_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
+use crate::progress::Progress;
 
 /// What a synthetic experiment is made from.
 #[derive(Debug, Clone, Serialize)]
@@ -60,12 +61,12 @@ pub fn reconstruction_name(index: usize, t_s: f64) -> String {
     format!("recon_{index:02}_t{t_s}s.tif")
 }
 
-/// Makes the experiment in `staged`; `progress(done, total)` after each time point.
+/// Makes the experiment in `staged`, one progress step per time point.
 pub fn synthesize(
     backend: &Backend,
     config: &SynthConfig,
     staged: &StagedDir,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn Progress,
 ) -> Result<Truth> {
     ensure!(
         config.d_m2s.is_finite() && config.d_m2s > 0.0,
@@ -108,7 +109,7 @@ pub fn synthesize(
         let volume = imaged.reconstruction.expect("asked for the reconstruction");
         write_volume(&staged.path(&name), &volume, Overwrite::Refuse)?;
         files.push(PathBuf::from(name));
-        progress(index + 1, config.times_s.len());
+        progress.step("imaging", index + 1, config.times_s.len());
     }
     // The particle annealed to the end, imaged as the others: what the noise is measured on.
     let alloyed = Trajectory::new(

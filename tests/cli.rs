@@ -451,5 +451,9 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     ] {
         assert!(dir.join("report").join(file).is_file(), "{file}");
     }
+    for png in ["curve.png", "slices.png"] {
+        let bytes = std::fs::read(dir.join("report").join(png)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png} is a PNG file");
+    }
     assert!(failure(&fit, dir).contains("--force"));
 }

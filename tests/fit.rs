@@ -8,6 +8,7 @@ use alloyfit::experiment::{Correction, FitMode, LoadedExperiment};
 use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
 use alloyfit::imaging::ImagingParams;
 use alloyfit::io::{Overwrite, StagedDir};
+use alloyfit::progress::Silent;
 use alloyfit::synth::{SynthConfig, synthesize};
 
 /// Makes a synthetic experiment in a temporary folder and loads it.
@@ -36,7 +37,7 @@ fn synthetic(
         },
         beta: BETA_DEFAULT,
     };
-    synthesize(&Backend::Cpu, &config, &staged, &mut |_, _| {}).unwrap();
+    synthesize(&Backend::Cpu, &config, &staged, &mut Silent).unwrap();
     staged.commit().unwrap();
     LoadedExperiment::load(&out.join("experiment.toml")).unwrap()
 }
@@ -48,13 +49,13 @@ fn fit_experiment(loaded: &LoadedExperiment, mode: FitMode, correction: Correcti
     let mut loaded = loaded.clone();
     loaded.experiment.fit = settings.clone();
     let backend = Backend::Cpu;
-    let mut prepared = prepare_experiment(&backend, &loaded, &mut |_| {}).unwrap();
+    let mut prepared = prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
     fit(
         &backend,
         &mut prepared,
         &settings,
         TABLE_POINTS_DEFAULT,
-        &mut |_, _| {},
+        &mut Silent,
     )
     .unwrap()
 }
@@ -96,9 +97,8 @@ fn default_table_interpolates_alpha_to_1_5e_3() {
     let dir = tempfile::tempdir().unwrap();
     let loaded = synthetic("NC1", 2.7e-19, 3.0, &[0.0, 60.0, 600.0], 20, dir.path());
     let backend = Backend::Cpu;
-    let mut prepared = prepare_experiment(&backend, &loaded, &mut |_| {}).unwrap();
-    let table =
-        SpreadTable::build(&backend, &mut prepared, BETA_DEFAULT, 65, &mut |_, _| {}).unwrap();
+    let mut prepared = prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
+    let table = SpreadTable::build(&backend, &mut prepared, BETA_DEFAULT, 65, &mut Silent).unwrap();
     let q = &prepared.quantification;
     let alpha_scale = q.simulated_spread_initial - q.simulated_spread_alloyed;
     let mut default_error = f64::NAN;

@@ -5,18 +5,20 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use alloyfit::analysis::{Quantification, prepare_experiment};
+use alloyfit::analysis::{PreparedExperiment, Quantification, prepare_experiment};
 use alloyfit::backend::Backend;
 use alloyfit::experiment::{Experiment, FitMode, LoadedExperiment};
+use alloyfit::fit::simulated_reconstructions;
 use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
 use alloyfit::imaging::ImagingParams;
 use alloyfit::io::{Overwrite, StagedDir, write_atomically};
-use alloyfit::plot::{Plot, Series, Style};
+use alloyfit::plot::slices::{central_k, montage, normalised_slice};
+use alloyfit::plot::{Plot, Rgb, Series, Style};
+use alloyfit::progress::Progress;
 
-use super::{DeviceArgs, Log};
+use super::{DeviceArgs, Reporter};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,6 +57,7 @@ enum ModeArg {
 struct Timings {
     quantify_s: f64,
     fit_s: f64,
+    slices_s: f64,
     total_s: f64,
 }
 
@@ -117,7 +120,7 @@ pub fn format_d(d: f64, sd: f64) -> String {
     )
 }
 
-/// curve.svg (measured, best fit, the paper's reference Ds), residuals.svg and mse.svg.
+/// The curve (measured, best fit, the paper's reference Ds), the residuals and the MSE landscape.
 fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
     let at_times = |values: &[f64]| -> Vec<(f64, f64)> {
         outcome
@@ -132,16 +135,16 @@ fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
             name: "measured".into(),
             points: at_times(&outcome.alpha_measured),
             style: Style::Markers,
-            colour: "black",
+            colour: Rgb::BLACK,
         },
         Series {
             name: format!("best fit, D = {}", format_d(outcome.d_m2s, outcome.sd_m2s)),
             points: at_times(&outcome.alpha_fit),
             style: Style::DashedLine,
-            colour: "#1f5fbf",
+            colour: Rgb::BLUE,
         },
     ];
-    for ((d, alpha), colour) in outcome.reference_curves.iter().zip(["#c0392b", "#27884a"]) {
+    for ((d, alpha), colour) in outcome.reference_curves.iter().zip([Rgb::RED, Rgb::GREEN]) {
         curves.push(Series {
             name: format!("D = {d:.0e} m²/s"),
             points: at_times(alpha),
@@ -162,7 +165,7 @@ fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
             .zip(outcome.residuals.iter().copied())
             .collect(),
         style: Style::Markers,
-        colour: "black",
+        colour: Rgb::BLACK,
     };
     let landscape = Series {
         name: "log10 MSE".into(),
@@ -172,17 +175,17 @@ fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
             .map(|&(x, mse)| (x, mse.log10()))
             .collect(),
         style: Style::Line,
-        colour: "#1f5fbf",
+        colour: Rgb::BLUE,
     };
     let optimum = Series {
         name: format!("optimum, log10 D = {:.4}", outcome.log10_d),
         points: vec![(outcome.log10_d, outcome.mse.log10())],
         style: Style::Markers,
-        colour: "#c0392b",
+        colour: Rgb::RED,
     };
     vec![
         (
-            "curve.svg",
+            "curve",
             Plot {
                 title: format!("{particle}: degree of alloying"),
                 x_label: "heating time (s)".into(),
@@ -191,7 +194,7 @@ fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
             },
         ),
         (
-            "residuals.svg",
+            "residuals",
             Plot {
                 title: format!("{particle}: residuals"),
                 x_label: "heating time (s)".into(),
@@ -200,7 +203,7 @@ fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
             },
         ),
         (
-            "mse.svg",
+            "mse",
             Plot {
                 title: format!("{particle}: objective"),
                 x_label: "log10 D (m²/s)".into(),
@@ -209,6 +212,60 @@ fn plots(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Plot)> {
             },
         ),
     ]
+}
+
+/// slices.png: the measured reconstructions' central slices above the simulated ones at the fitted
+/// D; None for an experiment given as a measured curve, which has no reconstructions.
+fn slices_png(
+    backend: &Backend,
+    prepared: &mut PreparedExperiment,
+    outcome: &FitOutcome,
+    experiment: &Experiment,
+    reporter: &mut Reporter,
+) -> Result<Option<Vec<u8>>> {
+    if prepared.reconstructions.is_empty() {
+        reporter.line("no reconstructions (a measured curve): slices.png is not drawn");
+        return Ok(None);
+    }
+    reporter.line("imaging the fitted D at each time for slices.png");
+    let simulated = simulated_reconstructions(
+        backend,
+        prepared,
+        experiment.fit.beta,
+        outcome.d_m2s,
+        reporter,
+    )?;
+    let simulation_mask = &prepared.start.mask;
+    let k = central_k(simulation_mask);
+    let measured: Vec<_> = prepared
+        .reconstructions
+        .iter()
+        .zip(&prepared.segmentations)
+        .map(|(volume, segmentation)| {
+            normalised_slice(volume, &segmentation.mask, segmentation.background, k)
+        })
+        .collect();
+    let simulated: Vec<_> = simulated
+        .iter()
+        .map(|volume| normalised_slice(volume, simulation_mask, 0.0, k))
+        .collect();
+    let title = format!(
+        "{}: slice k = {k}, measured (top) and simulated at D = {} m²/s (bottom)",
+        experiment.particle.name,
+        format_d(outcome.d_m2s, outcome.sd_m2s)
+    );
+    let canvas = montage(&title, &outcome.times_s, &measured, &simulated);
+    Ok(Some(canvas.to_png()?))
+}
+
+/// Pixels per drawing unit of the PNG plots: twice the SVG size, sharp on slides.
+const PNG_SCALE: f64 = 2.0;
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, Overwrite::Refuse, |out| {
+        out.write_all(bytes)?;
+        Ok(())
+    })
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -222,33 +279,33 @@ pub fn run(args: &Args) -> Result<()> {
     let target = args.out.clone().unwrap_or_else(|| loaded.dir.join("fit"));
     let staged = StagedDir::create(&target, super::overwrite_policy(args.force))?;
     let backend = Backend::open(&args.device.request())?;
-    let mut log = Log::new(args.quiet);
-    log.line(&format!("running on {}", backend.describe()));
+    let mut reporter = Reporter::new(args.quiet);
+    reporter.line(&format!("running on {}", backend.describe()));
     let started = Instant::now();
-    let mut prepared = prepare_experiment(&backend, &loaded, &mut |line| log.line(line))
+    let mut prepared = prepare_experiment(&backend, &loaded, &mut reporter)
         .with_context(|| format!("{}", args.experiment.display()))?;
     let quantify_s = started.elapsed().as_secs_f64();
-    log.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
-    let progress = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(args.table_points as u64).with_style(
-            ProgressStyle::with_template("tau table [{bar:30}] {pos}/{len} chain runs, {eta} left")
-                .expect("valid template"),
-        )
-    };
+    reporter.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
     let fit_started = Instant::now();
     let outcome = fit(
         &backend,
         &mut prepared,
         &loaded.experiment.fit,
         args.table_points,
-        &mut |done, _| progress.set_position(done as u64),
+        &mut reporter,
     )?;
-    progress.finish_and_clear();
+    let fit_s = fit_started.elapsed().as_secs_f64();
     for warning in &outcome.warnings {
-        eprintln!("warning: {warning}");
+        reporter.line(&format!("warning: {warning}"));
     }
+    let slices_started = Instant::now();
+    let slices = slices_png(
+        &backend,
+        &mut prepared,
+        &outcome,
+        &loaded.experiment,
+        &mut reporter,
+    )?;
     let report = Report {
         particle: &loaded.experiment.particle.name,
         d_m2s: outcome.d_m2s,
@@ -265,7 +322,8 @@ pub fn run(args: &Args) -> Result<()> {
         alloyfit_version: env!("CARGO_PKG_VERSION"),
         timings: Timings {
             quantify_s,
-            fit_s: fit_started.elapsed().as_secs_f64(),
+            fit_s,
+            slices_s: slices_started.elapsed().as_secs_f64(),
             total_s: started.elapsed().as_secs_f64(),
         },
     };
@@ -277,14 +335,24 @@ pub fn run(args: &Args) -> Result<()> {
     write_curves(&staged.path("curves.csv"), &outcome)?;
     super::quantify::write_curve_csv(&staged.path("measured.csv"), &prepared.quantification)?;
     for (name, plot) in plots(&outcome, report.particle) {
-        let svg = plot.to_svg();
-        write_atomically(&staged.path(name), Overwrite::Refuse, |out| {
-            out.write_all(svg.as_bytes())?;
-            Ok(())
-        })?;
+        let drawing = plot.layout();
+        write_bytes(
+            &staged.path(&format!("{name}.svg")),
+            drawing.to_svg().as_bytes(),
+        )?;
+        if name == "curve" {
+            write_bytes(
+                &staged.path("curve.png"),
+                &drawing.to_canvas(PNG_SCALE).to_png()?,
+            )?;
+        }
+    }
+    if let Some(png) = slices {
+        write_bytes(&staged.path("slices.png"), &png)?;
     }
     let out = staged.commit()?;
-    log.line(&format!("wrote {}", out.display()));
+    reporter.line(&format!("wrote {}", out.display()));
+    drop(reporter);
     if args.json {
         return super::print_json(&report);
     }

@@ -161,23 +161,99 @@ pub fn parse_times(text: &str) -> Result<Vec<f64>> {
     Ok(times)
 }
 
-/// Stage lines on stderr with the time since start, unless quiet.
-pub struct Log {
+/// Reports library progress on stderr: a bar per stage on a terminal, plain time-stamped lines
+/// otherwise (a step line at each quarter of a stage), nothing with `--quiet`.
+pub struct Reporter {
     quiet: bool,
+    terminal: bool,
     started: std::time::Instant,
+    bar: Option<(String, indicatif::ProgressBar)>,
 }
 
-impl Log {
-    pub fn new(quiet: bool) -> Log {
-        Log {
+impl Reporter {
+    pub fn new(quiet: bool) -> Reporter {
+        Reporter {
             quiet,
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             started: std::time::Instant::now(),
+            bar: None,
         }
     }
 
-    pub fn line(&mut self, text: &str) {
-        if !self.quiet {
-            eprintln!("[{:7.1} s] {text}", self.started.elapsed().as_secs_f64());
+    fn stamped(&self, text: &str) -> String {
+        format!("[{:7.1} s] {text}", self.started.elapsed().as_secs_f64())
+    }
+
+    fn bar_for(&mut self, stage: &str, total: usize) -> &indicatif::ProgressBar {
+        if self.bar.as_ref().is_some_and(|(name, _)| name != stage) {
+            self.finish_bar();
         }
+        let &mut (_, ref bar) = self.bar.get_or_insert_with(|| {
+            let (bar, template) = if total == 0 {
+                (
+                    indicatif::ProgressBar::new_spinner(),
+                    "{msg}: {pos} done, {elapsed}",
+                )
+            } else {
+                (
+                    indicatif::ProgressBar::new(total as u64),
+                    "{msg} [{bar:30}] {pos}/{len}, {eta} left",
+                )
+            };
+            let style =
+                indicatif::ProgressStyle::with_template(template).expect("valid bar template");
+            (
+                stage.to_owned(),
+                bar.with_style(style).with_message(stage.to_owned()),
+            )
+        });
+        bar
+    }
+
+    fn finish_bar(&mut self) {
+        if let Some((_, bar)) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl alloyfit::progress::Progress for Reporter {
+    fn line(&mut self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        let line = self.stamped(text);
+        match &self.bar {
+            Some((_, bar)) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn step(&mut self, stage: &str, done: usize, total: usize) {
+        if self.quiet {
+            return;
+        }
+        if self.terminal {
+            self.bar_for(stage, total).set_position(done as u64);
+            if total > 0 && done >= total {
+                self.finish_bar();
+            }
+            return;
+        }
+        let quarter = |n: usize| (4 * n).checked_div(total).unwrap_or(n);
+        if done == total || quarter(done) > quarter(done.saturating_sub(1)) {
+            let count = if total == 0 {
+                format!("{done}")
+            } else {
+                format!("{done}/{total}")
+            };
+            eprintln!("{}", self.stamped(&format!("{stage}: {count}")));
+        }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        self.finish_bar();
     }
 }

@@ -12,7 +12,7 @@ use alloyfit::backend::Backend;
 use alloyfit::experiment::LoadedExperiment;
 use alloyfit::io::{Overwrite, StagedDir, write_atomically, write_volume};
 
-use super::{DeviceArgs, Log};
+use super::{DeviceArgs, Reporter};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -73,9 +73,10 @@ pub fn run(args: &Args) -> Result<()> {
         .unwrap_or_else(|| loaded.dir.join("quantified"));
     let staged = StagedDir::create(&target, super::overwrite_policy(args.force))?;
     let backend = Backend::open(&args.device.request())?;
-    let mut log = Log::new(args.quiet);
+    let mut reporter = Reporter::new(args.quiet);
     let started = Instant::now();
-    let prepared = prepare_experiment(&backend, &loaded, &mut |line| log.line(line))?;
+    let prepared = prepare_experiment(&backend, &loaded, &mut reporter)?;
+    drop(reporter);
     let q = &prepared.quantification;
     write_curve_csv(&staged.path("curve.csv"), q)?;
     write_atomically(&staged.path("quantify.json"), Overwrite::Refuse, |out| {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use alloyfit::progress::Progress;
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::BETA_DEFAULT;
@@ -13,7 +13,7 @@ use alloyfit::imaging::{CONTRAST_RATIO_DEFAULT, ImagingParams};
 use alloyfit::io::StagedDir;
 use alloyfit::synth::{SynthConfig, synthesize};
 
-use super::{DeviceArgs, TiltArgs, parse_times};
+use super::{DeviceArgs, Reporter, TiltArgs, parse_times};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -83,15 +83,10 @@ pub fn run(args: &Args) -> Result<()> {
     let staged = StagedDir::create(&args.out, super::overwrite_policy(args.force))?;
     let backend = Backend::open(&args.device.request())?;
     let started = Instant::now();
-    let progress = ProgressBar::new(config.times_s.len() as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} reconstructions, {eta} left")
-            .expect("valid template"),
-    );
-    progress.set_message(format!("imaging on {}", backend.describe()));
-    let truth = synthesize(&backend, &config, &staged, &mut |done, _| {
-        progress.set_position(done as u64)
-    })?;
-    progress.finish_and_clear();
+    let mut reporter = Reporter::new(false);
+    reporter.line(&format!("imaging on {}", backend.describe()));
+    let truth = synthesize(&backend, &config, &staged, &mut reporter)?;
+    drop(reporter);
     let out = staged.commit()?;
     if args.json {
         return super::print_json(&truth);

@@ -15,6 +15,8 @@ use crate::backend::Backend;
 use crate::diffusion::{Trajectory, tau_nm2};
 use crate::experiment::{Correction, FitMode};
 use crate::imaging::alloying_degree;
+use crate::progress::Progress;
+use crate::volume::Volume;
 use brent::minimize;
 use pchip::Pchip;
 
@@ -54,18 +56,22 @@ pub struct SpreadTable {
 }
 
 impl SpreadTable {
-    /// Images the prepared experiment's start state on `points` taus up to saturation;
-    /// `progress(done, total)` after each chain run.
+    /// Images the prepared experiment's start state on `points` taus up to saturation, one
+    /// progress step per tau.
     pub fn build(
         backend: &Backend,
         prepared: &mut PreparedExperiment,
         beta: f64,
         points: usize,
-        progress: &mut dyn FnMut(usize, usize),
+        progress: &mut dyn Progress,
     ) -> Result<SpreadTable> {
         ensure!(points >= 4, "the tau table needs at least 4 points");
         let start = &prepared.start;
+        progress.line("finding the tau at which diffusion saturates");
         let (tau_max_nm2, probe_steps) = saturation_tau(backend, start, beta)?;
+        progress.line(&format!(
+            "imaging {points} taus up to {tau_max_nm2:.3e} nm² (uniform in sqrt(tau))"
+        ));
         let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
         let sqrt_tau_nm: Vec<f64> = (0..points)
             .map(|n| tau_max_nm2.sqrt() * n as f64 / (points - 1) as f64)
@@ -77,7 +83,7 @@ impl SpreadTable {
             let (spread, imaged) = simulated_spread(prepared, &trajectory)?;
             spreads.push(spread);
             chain_runs += usize::from(imaged);
-            progress(n + 1, points);
+            progress.step("tau table", n + 1, points);
         }
         Ok(SpreadTable {
             interpolant: Some(Pchip::new(sqrt_tau_nm.clone(), spreads.clone())?),
@@ -158,6 +164,7 @@ fn saturation_tau(
 struct ExactModel<'p, 'a> {
     backend: &'a Backend,
     prepared: &'p mut PreparedExperiment<'a>,
+    progress: &'p mut dyn Progress,
     beta: f64,
     times_s: Vec<f64>,
     cache: HashMap<u64, Vec<f64>>,
@@ -182,6 +189,8 @@ impl SpreadModel for ExactModel<'_, '_> {
         }
         self.diffusion_steps += trajectory.full_steps_done();
         self.cache.insert(d_m2s.to_bits(), spreads.clone());
+        self.progress
+            .step("exact-mode simulations", self.cache.len(), 0);
         Ok(spreads)
     }
     fn chain_runs(&self) -> usize {
@@ -229,14 +238,13 @@ fn simulated_alpha(spreads: &[f64], spread_initial: f64, spread_alloyed: f64) ->
         .collect()
 }
 
-/// Fits D to the prepared experiment; `log` gets one line per stage and `progress(done, total)`
-/// follows the table's chain runs.
+/// Fits D to the prepared experiment, reporting the simulations to `progress`.
 pub fn fit<'a>(
     backend: &'a Backend,
     prepared: &mut PreparedExperiment<'a>,
     settings: &crate::experiment::FitSection,
     table_points: usize,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn Progress,
 ) -> Result<FitOutcome> {
     let q = prepared.quantification.clone();
     let times_s = q.times_s.clone();
@@ -256,6 +264,7 @@ pub fn fit<'a>(
             exact = ExactModel {
                 backend,
                 prepared,
+                progress,
                 beta: settings.beta,
                 times_s: times_s.clone(),
                 cache: HashMap::new(),
@@ -328,6 +337,32 @@ pub fn fit<'a>(
         diffusion_steps,
         table,
     })
+}
+
+/// The simulated reconstruction at each of the experiment's times for `d_m2s` (for showing next to
+/// the measured ones), one progress step per time.
+pub fn simulated_reconstructions(
+    backend: &Backend,
+    prepared: &mut PreparedExperiment,
+    beta: f64,
+    d_m2s: f64,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Volume>> {
+    let times_s = prepared.quantification.times_s.clone();
+    let start = &prepared.start;
+    let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
+    let mut volumes = Vec::with_capacity(times_s.len());
+    for (n, &t) in times_s.iter().enumerate() {
+        trajectory.advance_to(tau_nm2(d_m2s, t))?;
+        let imaged = prepared.chain.image(&trajectory, prepared.noise, true)?;
+        volumes.push(
+            imaged
+                .reconstruction
+                .expect("the chain keeps the reconstruction when asked"),
+        );
+        progress.step("simulated reconstructions", n + 1, times_s.len());
+    }
+    Ok(volumes)
 }
 
 /// SD(D) = σ/√(Σ J_k²), σ² = Σ r_k²/(K − 1) (DESIGN.md §4.6).

@@ -1,0 +1,19 @@
+//! How long library work reports to its caller: log lines and step counts per stage. The library
+//! never prints; the command line turns these into progress bars on a terminal and plain log lines
+//! otherwise.
+
+/// Receives what a long computation wants a person to see.
+pub trait Progress {
+    /// Something worth one log line: a stage starts, a choice was made.
+    fn line(&mut self, text: &str);
+    /// `done` of `total` steps of `stage` are finished; `total` is 0 when it is not known ahead.
+    fn step(&mut self, stage: &str, done: usize, total: usize);
+}
+
+/// Reports nowhere: for tests, benchmarks and callers that only want the result.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn line(&mut self, _text: &str) {}
+    fn step(&mut self, _stage: &str, _done: usize, _total: usize) {}
+}
