@@ -46,6 +46,11 @@ pub struct Quantification {
     /// Voxels of the simulation's mask, and those dropped from it (outside its largest component).
     pub simulation_voxels: usize,
     pub dropped_voxels: usize,
+    /// The simulation mask's volume.
+    pub volume_nm3: f64,
+    /// Longest over shortest side of the box around the simulation mask along the volume axes
+    /// (rods lie along the tilt axis, DESIGN.md §5; a particle lying across the axes reads lower).
+    pub aspect_ratio: f64,
 }
 
 /// The state a simulation starts from.
@@ -261,6 +266,12 @@ pub fn prepare_experiment<'a>(
         simulated_spread_alloyed,
         simulation_voxels: prepared.mask.count(),
         dropped_voxels: prepared.dropped_voxels,
+        volume_nm3: prepared.mask.count() as f64 * voxel_nm.powi(3),
+        aspect_ratio: prepared.mask.extent_voxels().map_or(f64::NAN, |extent| {
+            let longest = extent.iter().max().copied().unwrap_or(1);
+            let shortest = extent.iter().min().copied().unwrap_or(1);
+            longest as f64 / shortest as f64
+        }),
     };
     Ok(PreparedExperiment {
         quantification,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
+use crate::batch::Defaults;
 use crate::imaging::{CONTRAST_RATIO_DEFAULT, ImagingParams};
 use crate::io::tilts::{parse_tilt_spec, read_tilt_file};
 
@@ -177,8 +178,36 @@ pub struct LoadedExperiment {
 impl Experiment {
     /// Parses and checks an experiment file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Experiment> {
-        let experiment: Experiment =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))?;
+        Experiment::parse_with_defaults(text, origin, &Defaults::default())
+    }
+
+    /// As [`Experiment::parse`], with `defaults` filled into `[imaging]` and `[fit]` where the
+    /// text leaves a key out.
+    pub fn parse_with_defaults(
+        text: &str,
+        origin: &Path,
+        defaults: &Defaults,
+    ) -> Result<Experiment> {
+        let fail = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: {e}", origin.display());
+        let experiment: Experiment = if defaults.imaging.is_empty() && defaults.fit.is_empty() {
+            toml::from_str(text).map_err(|e| fail(&e))?
+        } else {
+            let mut table: toml::Table = toml::from_str(text).map_err(|e| fail(&e))?;
+            for (section, keys) in [("imaging", &defaults.imaging), ("fit", &defaults.fit)] {
+                let entry = table
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(own) = entry else {
+                    return Err(fail(&format!("[{section}] must be a table")));
+                };
+                for (key, value) in keys {
+                    own.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+            }
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e| fail(&format!("with the manifest's [defaults]: {e}")))?
+        };
         experiment
             .check()
             .with_context(|| format!("{}", origin.display()))?;
@@ -294,15 +323,53 @@ impl Experiment {
 impl LoadedExperiment {
     /// Reads and checks an experiment file.
     pub fn load(path: &Path) -> Result<LoadedExperiment> {
+        LoadedExperiment::load_with_defaults(path, &Defaults::default())
+    }
+
+    /// Reads and checks an experiment file, filling in a manifest's defaults.
+    pub fn load_with_defaults(path: &Path, defaults: &Defaults) -> Result<LoadedExperiment> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read the experiment file", path.display()))?;
-        let experiment = Experiment::parse(&text, path)?;
+        let experiment = Experiment::parse_with_defaults(&text, path, defaults)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(LoadedExperiment {
             path: path.to_path_buf(),
             experiment,
             dir,
         })
+    }
+
+    /// Checks that every data file the experiment names exists, so that a batch fails before it
+    /// starts rather than hours in.
+    pub fn check_files(&self) -> Result<()> {
+        let d = &self.experiment.data;
+        let named = d
+            .reconstructions
+            .iter()
+            .flatten()
+            .map(|file| ("data.reconstructions", file))
+            .chain(d.curve.iter().map(|file| ("data.curve", file)))
+            .chain(
+                d.noise_reconstruction
+                    .iter()
+                    .map(|file| ("data.noise_reconstruction", file)),
+            )
+            .chain(d.mask.iter().map(|file| ("data.mask", file)))
+            .chain(
+                d.reshaped_mask
+                    .iter()
+                    .map(|file| ("data.reshaped_mask", file)),
+            );
+        for (key, file) in named {
+            let path = self.resolve(file);
+            ensure!(
+                path.is_file(),
+                "{}: {key} names {}, which does not exist",
+                self.path.display(),
+                path.display()
+            );
+        }
+        Ok(())
     }
 
     /// A path from the file, resolved against its folder.

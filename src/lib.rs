@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod batch;
 pub mod diffusion;
 pub mod experiment;
 pub mod fit;

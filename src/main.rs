@@ -1,5 +1,6 @@
 //! The `alloyfit` command: parses arguments into plain configuration, calls the library, prints.
-//! Errors are printed once, here, with their whole context chain.
+//! Errors are printed once, here, with their whole context chain. Exit status: 0 done, 1 error,
+//! 2 bad arguments, 3 a batch in which some experiments failed (the others ran).
 
 mod cli;
 
@@ -11,7 +12,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
+            if error.downcast_ref::<cli::SomeFailed>().is_some() {
+                std::process::ExitCode::from(3)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

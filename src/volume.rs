@@ -127,6 +127,21 @@ impl Mask {
         self.data.iter().filter(|&&inside| inside).count()
     }
 
+    /// The size in voxels of the box around the inside along k, i and j; None for an empty mask.
+    pub fn extent_voxels(&self) -> Option<[usize; 3]> {
+        let mut low = [usize::MAX; 3];
+        let mut high = [0; 3];
+        for ((k, i, j), &inside) in self.data.indexed_iter() {
+            if inside {
+                for (axis, n) in [k, i, j].into_iter().enumerate() {
+                    low[axis] = low[axis].min(n);
+                    high[axis] = high[axis].max(n);
+                }
+            }
+        }
+        (low[0] <= high[0]).then(|| std::array::from_fn(|axis| high[axis] - low[axis] + 1))
+    }
+
     /// The mask as a volume of 0.0 / 1.0, for writing to files.
     pub fn to_volume(&self) -> Volume {
         Volume {

@@ -457,3 +457,149 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     }
     assert!(failure(&fit, dir).contains("--force"));
 }
+
+/// A tiny synthetic experiment of `phantom` in `dir/exp/<phantom>` (4 nm voxels, 3 times).
+fn tiny_experiment(dir: &Path, phantom: &str) {
+    let out = format!("exp/{phantom}");
+    let args = [
+        "synth",
+        "--phantom",
+        phantom,
+        "--d",
+        "3e-19",
+        "--voxel-nm",
+        "4",
+        "--iterations",
+        "5",
+        "--times",
+        "0,120,600",
+        "--out",
+        &out,
+        "--device",
+        "cpu",
+    ];
+    let output = alloyfit(&args, dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn batch_keeps_going_past_a_failure_resumes_and_summarizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for phantom in ["NC1", "NC2"] {
+        tiny_experiment(dir, phantom);
+    }
+    std::fs::write(dir.join("exp/NC2/recon_01_t120s.tif"), b"not a TIFF").unwrap();
+    std::fs::write(
+        dir.join("manifest.toml"),
+        "[defaults.imaging]\nsirt_iterations = 5\n\n\
+         [[experiment]]\npath = \"exp/NC1/experiment.toml\"\n\n\
+         [[experiment]]\npath = \"exp/NC2/experiment.toml\"\nname = \"broken\"\n",
+    )
+    .unwrap();
+    let batch = [
+        "batch",
+        "manifest.toml",
+        "--out",
+        "results",
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    let output = alloyfit(&batch, dir);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(dir.join("results/NC1/report.json").is_file());
+    let error = std::fs::read_to_string(dir.join("results/broken/error.txt")).unwrap();
+    assert!(error.contains("recon_01_t120s.tif"), "{error}");
+    assert!(!dir.join("results/broken/report.json").exists());
+
+    // The rerun skips the finished fit and tries the failed one again.
+    let output = alloyfit(&batch, dir);
+    assert_eq!(output.status.code(), Some(3));
+    let text = stdout(&output);
+    assert!(
+        text.contains("1 skipped") && text.contains("0 fitted, 1 skipped (done already), 1 failed"),
+        "{text}"
+    );
+
+    let output = alloyfit(&["summarize", "results"], dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let csv = std::fs::read_to_string(dir.join("results/summary.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    let nc1: Vec<&str> = rows[1].split(',').collect();
+    assert_eq!(nc1[..2], ["NC1", "done"], "{csv}");
+    assert!(
+        nc1[4].contains(':') && nc1[5].parse::<f64>().is_ok(),
+        "{csv}"
+    );
+    assert!(rows[2].starts_with("broken,failed,"), "{csv}");
+    assert!(dir.join("results/summary.md").is_file());
+    // Nothing half-written or hidden is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("results"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bad_manifests_fail_before_any_work_naming_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    tiny_experiment(dir, "NC1");
+    let cases = [
+        (
+            "[[experiment]]\npath = \"exp/NC1/experiment.toml\"\n[[experiment]]\npath = \"exp/NC1/experiment.toml\"\n",
+            "used twice",
+        ),
+        (
+            "[[experiment]]\npath = \"missing/experiment.toml\"\n",
+            "missing/experiment.toml",
+        ),
+        (
+            "[[experiment]]\npath = \"exp/NC1/experiment.toml\"\nweight = 2\n",
+            "unknown field `weight`",
+        ),
+        (
+            "[defaults.fit]\nmodee = \"table\"\n[[experiment]]\npath = \"exp/NC1/experiment.toml\"\n",
+            "modee",
+        ),
+        (
+            "[[experiment]]\npath = \"exp/NC1/experiment.toml\"\nname = \"../up\"\n",
+            "names a results folder",
+        ),
+        ("", "no [[experiment]]"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(dir.join("manifest.toml"), text).unwrap();
+        let error = failure(
+            &[
+                "batch",
+                "manifest.toml",
+                "--out",
+                "results",
+                "--device",
+                "cpu",
+            ],
+            dir,
+        );
+        assert!(
+            error.contains("manifest.toml") && error.contains(expected),
+            "{expected}: {error}"
+        );
+        assert!(!dir.join("results").exists(), "{expected}: work started");
+    }
+    std::fs::remove_file(dir.join("exp/NC1/recon_02_t600s.tif")).unwrap();
+    std::fs::write(
+        dir.join("manifest.toml"),
+        "[[experiment]]\npath = \"exp/NC1/experiment.toml\"\n",
+    )
+    .unwrap();
+    let error = failure(&["batch", "manifest.toml", "--out", "results"], dir);
+    assert!(
+        error.contains("experiment 1") && error.contains("recon_02_t600s.tif"),
+        "{error}"
+    );
+}

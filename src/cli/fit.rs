@@ -268,31 +268,52 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-pub fn run(args: &Args) -> Result<()> {
-    let mut loaded = LoadedExperiment::load(&args.experiment)?;
-    if let Some(mode) = args.mode {
-        loaded.experiment.fit.mode = match mode {
-            ModeArg::Table => FitMode::Table,
-            ModeArg::Exact => FitMode::Exact,
-        };
+/// What `alloyfit fit` found, for the summary line and for batch runs.
+pub struct Fitted {
+    pub particle: String,
+    pub d_m2s: f64,
+    pub sd_m2s: f64,
+    pub mse: f64,
+    pub fit_points: usize,
+    pub device: String,
+    pub report_json: String,
+}
+
+impl Fitted {
+    /// `NC1: D = (2.7 ± 0.2)e-19 m²/s (MSE 1.2e-4, 9 points, gpu: <adapter>)`.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{}: D = {} m²/s (MSE {:.1e}, {} points, {})",
+            self.particle,
+            format_d(self.d_m2s, self.sd_m2s),
+            self.mse,
+            self.fit_points,
+            self.device
+        )
     }
-    let target = args.out.clone().unwrap_or_else(|| loaded.dir.join("fit"));
-    let staged = StagedDir::create(&target, super::overwrite_policy(args.force))?;
-    let backend = Backend::open(&args.device.request())?;
-    let mut reporter = Reporter::new(args.quiet);
+}
+
+/// Fits `loaded` on `backend` and writes the report folder into `staged` (not committed).
+pub fn fit_into(
+    loaded: &LoadedExperiment,
+    backend: &Backend,
+    table_points: usize,
+    staged: &StagedDir,
+    reporter: &mut Reporter,
+) -> Result<Fitted> {
     reporter.line(&format!("running on {}", backend.describe()));
     let started = Instant::now();
-    let mut prepared = prepare_experiment(&backend, &loaded, &mut reporter)
-        .with_context(|| format!("{}", args.experiment.display()))?;
+    let mut prepared = prepare_experiment(backend, loaded, reporter)
+        .with_context(|| format!("{}", loaded.path.display()))?;
     let quantify_s = started.elapsed().as_secs_f64();
     reporter.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
     let fit_started = Instant::now();
     let outcome = fit(
-        &backend,
+        backend,
         &mut prepared,
         &loaded.experiment.fit,
-        args.table_points,
-        &mut reporter,
+        table_points,
+        reporter,
     )?;
     let fit_s = fit_started.elapsed().as_secs_f64();
     for warning in &outcome.warnings {
@@ -300,11 +321,11 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let slices_started = Instant::now();
     let slices = slices_png(
-        &backend,
+        backend,
         &mut prepared,
         &outcome,
         &loaded.experiment,
-        &mut reporter,
+        reporter,
     )?;
     let report = Report {
         particle: &loaded.experiment.particle.name,
@@ -317,7 +338,7 @@ pub fn run(args: &Args) -> Result<()> {
         quantification: &prepared.quantification,
         experiment: &loaded.experiment,
         imaging: &prepared.imaging,
-        table_points: args.table_points,
+        table_points,
         device: backend.describe(),
         alloyfit_version: env!("CARGO_PKG_VERSION"),
         timings: Timings {
@@ -327,11 +348,7 @@ pub fn run(args: &Args) -> Result<()> {
             total_s: started.elapsed().as_secs_f64(),
         },
     };
-    write_atomically(&staged.path("report.json"), Overwrite::Refuse, |out| {
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
-        Ok(())
-    })?;
+    let report_json = serde_json::to_string_pretty(&report)? + "\n";
     write_curves(&staged.path("curves.csv"), &outcome)?;
     super::quantify::write_curve_csv(&staged.path("measured.csv"), &prepared.quantification)?;
     for (name, plot) in plots(&outcome, report.particle) {
@@ -350,19 +367,42 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(png) = slices {
         write_bytes(&staged.path("slices.png"), &png)?;
     }
+    // report.json last: a folder with it is a finished fit (batch runs rely on that).
+    write_bytes(
+        &staged.path(alloyfit::batch::REPORT_FILE),
+        report_json.as_bytes(),
+    )?;
+    Ok(Fitted {
+        particle: report.particle.to_owned(),
+        d_m2s: outcome.d_m2s,
+        sd_m2s: outcome.sd_m2s,
+        mse: outcome.mse,
+        fit_points: outcome.times_s.iter().filter(|t| **t > 0.0).count(),
+        device: report.device,
+        report_json,
+    })
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let mut loaded = LoadedExperiment::load(&args.experiment)?;
+    if let Some(mode) = args.mode {
+        loaded.experiment.fit.mode = match mode {
+            ModeArg::Table => FitMode::Table,
+            ModeArg::Exact => FitMode::Exact,
+        };
+    }
+    let target = args.out.clone().unwrap_or_else(|| loaded.dir.join("fit"));
+    let staged = StagedDir::create(&target, super::overwrite_policy(args.force))?;
+    let backend = Backend::open(&args.device.request())?;
+    let mut reporter = Reporter::new(args.quiet);
+    let fitted = fit_into(&loaded, &backend, args.table_points, &staged, &mut reporter)?;
     let out = staged.commit()?;
     reporter.line(&format!("wrote {}", out.display()));
     drop(reporter);
     if args.json {
-        return super::print_json(&report);
+        print!("{}", fitted.report_json);
+    } else {
+        println!("{}", fitted.summary_line());
     }
-    let fit_points = outcome.times_s.iter().filter(|t| **t > 0.0).count();
-    println!(
-        "{}: D = {} m²/s (MSE {:.1e}, {fit_points} points, {})",
-        report.particle,
-        format_d(outcome.d_m2s, outcome.sd_m2s),
-        outcome.mse,
-        report.device
-    );
     Ok(())
 }

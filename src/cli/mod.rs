@@ -1,6 +1,7 @@
 //! Command-line interface: one module per subcommand. Each turns its clap arguments into library
 //! calls and prints for a person, or JSON with `--json`.
 
+mod batch;
 mod devices;
 mod fit;
 mod info;
@@ -10,6 +11,8 @@ mod quantify;
 mod reconstruct;
 mod simulate;
 mod synth;
+
+pub use batch::SomeFailed;
 
 use anyhow::{Context, Result, ensure};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -47,6 +50,10 @@ enum Command {
     Quantify(quantify::Args),
     /// Fit D ± SD to an experiment and write a report folder.
     Fit(fit::Args),
+    /// Fit every experiment of a manifest (or a Slurm array task's shard), resumably.
+    Batch(batch::Args),
+    /// One table (CSV and Markdown) of a batch's results, as the paper's Table 2.
+    Summarize(batch::SummarizeArgs),
     /// List the GPU adapters alloyfit can use, with the limits that matter.
     Devices(devices::Args),
 }
@@ -92,6 +99,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Synth(args) => synth::run(&args),
         Command::Quantify(args) => quantify::run(&args),
         Command::Fit(args) => fit::run(&args),
+        Command::Batch(args) => batch::run(&args),
+        Command::Summarize(args) => batch::summarize_run(&args),
         Command::Devices(args) => devices::run(&args),
     }
 }

@@ -232,6 +232,38 @@ impl Drop for StagedDir {
     }
 }
 
+/// Removes the staging folders and files that killed runs (no chance to clean up) left for
+/// `target`, and returns how many. Only for a caller that owns `target`: a staging folder of a run
+/// still writing it would go too.
+pub fn remove_abandoned_staging(target: &Path) -> Result<usize> {
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+        return Ok(0);
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let prefix = format!(".{}.partial-", name.to_string_lossy());
+    let mut removed = 0;
+    let Ok(entries) = parent.read_dir() else {
+        return Ok(0);
+    };
+    for entry in entries.filter_map(|entry| entry.ok()) {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let path = entry.path();
+            let result = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            result.with_context(|| format!("{}: cannot remove", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// `dir/.name.partial-<pid>`: hidden, in the same directory so the rename cannot cross file systems.
 fn temporary_path(path: &Path) -> Result<PathBuf> {
     let name = path

@@ -1,0 +1,450 @@
+//! Batch fits on compute nodes (README "Running on a cluster"): the manifest of experiments with
+//! its shared defaults, checked whole before any work starts; the deterministic split of a
+//! manifest into shards (one per Slurm array task); and the summary table of a results folder.
+//! The fitting itself is `alloyfit fit`'s, one experiment at a time.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::LoadedExperiment;
+
+/// A results folder's list of the experiments its manifest names, in manifest order.
+pub const BATCH_FILE: &str = "batch.json";
+/// A finished fit's report; its presence marks the experiment done.
+pub const REPORT_FILE: &str = "report.json";
+/// What a failed experiment's folder holds instead of a report.
+pub const ERROR_FILE: &str = "error.txt";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    #[serde(default)]
+    defaults: Defaults,
+    #[serde(default)]
+    experiment: Vec<EntryFile>,
+}
+
+/// Keys filled into every experiment's `[imaging]` and `[fit]` where its own file leaves them out.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default)]
+    pub imaging: toml::Table,
+    #[serde(default)]
+    pub fit: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryFile {
+    path: PathBuf,
+    name: Option<String>,
+}
+
+/// One experiment of a manifest, loaded with the manifest's defaults.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its results folder's name: the manifest's `name`, else the experiment's particle name.
+    pub name: String,
+    pub loaded: LoadedExperiment,
+}
+
+/// A checked manifest: every experiment parses, its data files exist, names are unique.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub path: PathBuf,
+    pub entries: Vec<Entry>,
+}
+
+/// A results folder name must stay inside the folder and must not look like a staging folder.
+fn check_name(name: &str) -> Result<()> {
+    ensure!(
+        !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_+".contains(c)),
+        "name '{name}' must be letters, digits, '-', '_' or '+' (it names a results folder)"
+    );
+    Ok(())
+}
+
+impl Manifest {
+    /// Reads and checks the manifest at `path`; the first problem found names its entry.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the manifest", path.display()))?;
+        let file: ManifestFile =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        ensure!(
+            !file.experiment.is_empty(),
+            "{}: no [[experiment]] entries",
+            path.display()
+        );
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut names = HashSet::new();
+        let mut entries = Vec::with_capacity(file.experiment.len());
+        for (n, entry) in file.experiment.iter().enumerate() {
+            let label = || {
+                format!(
+                    "{}: experiment {} ({})",
+                    path.display(),
+                    n + 1,
+                    entry.path.display()
+                )
+            };
+            let loaded =
+                LoadedExperiment::load_with_defaults(&dir.join(&entry.path), &file.defaults)
+                    .with_context(label)?;
+            loaded.check_files().with_context(label)?;
+            let name = entry
+                .name
+                .clone()
+                .unwrap_or_else(|| loaded.experiment.particle.name.clone());
+            check_name(&name).with_context(label)?;
+            if !names.insert(name.clone()) {
+                bail!(
+                    "{}: the name '{name}' is used twice; give each [[experiment]] its own name",
+                    label()
+                );
+            }
+            entries.push(Entry { name, loaded });
+        }
+        Ok(Manifest {
+            path: path.to_owned(),
+            entries,
+        })
+    }
+}
+
+/// Shard `index` of `count` (0-based): the entries at positions `index`, `index + count`, …, so
+/// every entry lands in exactly one shard and the split depends only on the manifest order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `I/N` with 0 ≤ I < N.
+    pub fn parse(text: &str) -> Result<Shard> {
+        let (index, count) = text
+            .split_once('/')
+            .with_context(|| format!("--shard '{text}': write it as I/N, e.g. 0/4"))?;
+        let parse = |part: &str| {
+            part.trim()
+                .parse::<usize>()
+                .with_context(|| format!("--shard '{text}': '{part}' is not a whole number"))
+        };
+        Shard::new(parse(index)?, parse(count)?).with_context(|| format!("--shard '{text}'"))
+    }
+
+    fn new(index: usize, count: usize) -> Result<Shard> {
+        ensure!(count > 0, "the shard count must be at least 1");
+        ensure!(
+            index < count,
+            "shard index {index} is not below the shard count {count} (indices start at 0)"
+        );
+        Ok(Shard { index, count })
+    }
+
+    /// The shard of a Slurm array task: SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN (0 when unset)
+    /// of SLURM_ARRAY_TASK_COUNT; None outside an array job. `var` reads the environment.
+    pub fn from_slurm(var: impl Fn(&str) -> Option<String>) -> Result<Option<Shard>> {
+        let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT"))
+        else {
+            return Ok(None);
+        };
+        let number = |name: &str, text: &str| {
+            text.trim()
+                .parse::<usize>()
+                .with_context(|| format!("{name}='{text}' is not a whole number"))
+        };
+        let id = number("SLURM_ARRAY_TASK_ID", &id)?;
+        let min = match var("SLURM_ARRAY_TASK_MIN") {
+            Some(text) => number("SLURM_ARRAY_TASK_MIN", &text)?,
+            None => 0,
+        };
+        let count = number("SLURM_ARRAY_TASK_COUNT", &count)?;
+        let index = id.checked_sub(min).with_context(|| {
+            format!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}")
+        })?;
+        Shard::new(index, count)
+            .context("the Slurm array (use a contiguous --array range such as 0-7)")
+            .map(Some)
+    }
+
+    pub fn owns(&self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// One row of the summary table, as the paper's Table 2.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SummaryRow {
+    pub name: String,
+    /// done, failed, or missing (named by the manifest, no result yet).
+    pub status: String,
+    pub volume_nm3: Option<f64>,
+    pub aspect_ratio: Option<f64>,
+    /// Au:Ag in at.%, e.g. 22:78.
+    pub au_ag: Option<String>,
+    pub d_1e19_m2s: Option<f64>,
+    pub sd_1e19_m2s: Option<f64>,
+    pub mse: Option<f64>,
+    pub device: Option<String>,
+    pub time_s: Option<f64>,
+    /// A failure's first line.
+    pub message: Option<String>,
+}
+
+impl SummaryRow {
+    fn empty(name: &str, status: &str) -> SummaryRow {
+        SummaryRow {
+            name: name.to_owned(),
+            status: status.to_owned(),
+            volume_nm3: None,
+            aspect_ratio: None,
+            au_ag: None,
+            d_1e19_m2s: None,
+            sd_1e19_m2s: None,
+            mse: None,
+            device: None,
+            time_s: None,
+            message: None,
+        }
+    }
+
+    fn from_report(name: &str, path: &Path) -> Result<SummaryRow> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let report: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a report", path.display()))?;
+        let number = |pointer: &str| report.pointer(pointer).and_then(serde_json::Value::as_f64);
+        let au = number("/experiment/particle/mean_au_fraction");
+        Ok(SummaryRow {
+            volume_nm3: number("/quantification/volume_nm3"),
+            aspect_ratio: number("/quantification/aspect_ratio"),
+            au_ag: au.map(|au| format!("{:.0}:{:.0}", 100.0 * au, 100.0 * (1.0 - au))),
+            d_1e19_m2s: number("/d_1e19"),
+            sd_1e19_m2s: number("/sd_1e19"),
+            mse: number("/mse"),
+            device: report
+                .pointer("/device")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            time_s: number("/timings/total_s"),
+            ..SummaryRow::empty(name, "done")
+        })
+    }
+}
+
+/// The names a results folder's manifest listed (batch.json), if a batch wrote one.
+fn batch_names(results: &Path) -> Result<Vec<String>> {
+    let path = results.join(BATCH_FILE);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let batch: BatchFile = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a batch list", path.display()))?;
+    Ok(batch.experiments)
+}
+
+/// What a batch records in its results folder: the manifest and its experiments' names.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchFile {
+    pub manifest: PathBuf,
+    pub experiments: Vec<String>,
+}
+
+/// One row per experiment of `results`: those its batch.json names, in that order, then any other
+/// result folders by name. Hidden (staging) folders are not results.
+pub fn summarize(results: &Path) -> Result<Vec<SummaryRow>> {
+    ensure!(
+        results.is_dir(),
+        "{}: not a results folder",
+        results.display()
+    );
+    let mut names = batch_names(results)?;
+    let mut others: Vec<String> = std::fs::read_dir(results)
+        .with_context(|| format!("{}: cannot list", results.display()))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_dir())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.') && !names.contains(name))
+        .collect();
+    others.sort();
+    names.extend(others);
+    names
+        .iter()
+        .map(|name| {
+            let folder = results.join(name);
+            if folder.join(REPORT_FILE).is_file() {
+                SummaryRow::from_report(name, &folder.join(REPORT_FILE))
+            } else if folder.join(ERROR_FILE).is_file() {
+                let error = std::fs::read_to_string(folder.join(ERROR_FILE)).unwrap_or_default();
+                Ok(SummaryRow {
+                    message: error.lines().next().map(str::to_owned),
+                    ..SummaryRow::empty(name, "failed")
+                })
+            } else {
+                Ok(SummaryRow::empty(name, "missing"))
+            }
+        })
+        .collect()
+}
+
+const COLUMNS: [&str; 11] = [
+    "name",
+    "status",
+    "volume_nm3",
+    "aspect_ratio",
+    "au_ag",
+    "d_1e19_m2s",
+    "sd_1e19_m2s",
+    "mse",
+    "device",
+    "time_s",
+    "message",
+];
+
+fn cells(row: &SummaryRow) -> [String; 11] {
+    let number = |value: Option<f64>, digits: usize| {
+        value.map_or(String::new(), |v| format!("{v:.digits$}"))
+    };
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    [
+        row.name.clone(),
+        row.status.clone(),
+        number(row.volume_nm3, 0),
+        number(row.aspect_ratio, 2),
+        text(&row.au_ag),
+        number(row.d_1e19_m2s, 3),
+        number(row.sd_1e19_m2s, 3),
+        row.mse.map_or(String::new(), |v| format!("{v:.2e}")),
+        text(&row.device),
+        number(row.time_s, 1),
+        text(&row.message),
+    ]
+}
+
+/// The table as CSV (RFC 4180 quoting).
+pub fn to_csv(rows: &[SummaryRow]) -> String {
+    let quote = |cell: &str| {
+        if cell.contains([',', '"', '\n']) {
+            format!("\"{}\"", cell.replace('"', "\"\""))
+        } else {
+            cell.to_owned()
+        }
+    };
+    let mut csv = COLUMNS.join(",") + "\n";
+    for row in rows {
+        let line: Vec<String> = cells(row).iter().map(|c| quote(c)).collect();
+        csv += &(line.join(",") + "\n");
+    }
+    csv
+}
+
+/// The table as Markdown, D ± SD in one column as the paper writes it.
+pub fn to_markdown(rows: &[SummaryRow]) -> String {
+    let mut md = String::from(
+        "| particle | status | volume (nm³) | aspect ratio | Au:Ag (at.%) | D (1e-19 m²/s) | MSE | device | time (s) |\n\
+         |---|---|---:|---:|---|---:|---:|---|---:|\n",
+    );
+    for row in rows {
+        let c = cells(row);
+        let d = match (row.d_1e19_m2s, row.sd_1e19_m2s) {
+            (Some(d), Some(sd)) => format!("{d:.2} ± {sd:.2}"),
+            _ => row.message.clone().unwrap_or_default().replace('|', "/"),
+        };
+        md += &format!(
+            "| {} | {} | {} | {} | {} | {d} | {} | {} | {} |\n",
+            c[0], c[1], c[2], c[3], c[4], c[7], c[8], c[9]
+        );
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_every_manifest() {
+        for entries in [0, 1, 5, 17] {
+            for count in 1..=6 {
+                let mut runs = vec![0; entries];
+                for index in 0..count {
+                    let shard = Shard::new(index, count).unwrap();
+                    for (position, runs) in runs.iter_mut().enumerate() {
+                        *runs += usize::from(shard.owns(position));
+                    }
+                }
+                assert!(
+                    runs.iter().all(|&r| r == 1),
+                    "{entries} entries, {count} shards"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shard_specs_and_slurm_variables() {
+        assert_eq!(Shard::parse("2/4").unwrap(), Shard { index: 2, count: 4 });
+        for bad in ["4/4", "1", "a/2", "0/0", "-1/3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_string())
+            }
+        };
+        assert_eq!(Shard::from_slurm(env(&[])).unwrap(), None);
+        let one_based = env(&[
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ]);
+        assert_eq!(
+            Shard::from_slurm(one_based).unwrap(),
+            Some(Shard { index: 2, count: 3 })
+        );
+        let gappy = env(&[
+            ("SLURM_ARRAY_TASK_ID", "9"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ]);
+        assert!(Shard::from_slurm(gappy).is_err());
+    }
+
+    #[test]
+    fn csv_quotes_cells_that_need_it() {
+        let row = SummaryRow {
+            message: Some("data: bad, \"very\"".into()),
+            ..SummaryRow::empty("NC1", "failed")
+        };
+        let csv = to_csv(&[row]);
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(",\"data: bad, \"\"very\"\"\""),
+            "{csv}"
+        );
+    }
+}
