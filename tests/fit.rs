@@ -60,30 +60,29 @@ fn fit_experiment(loaded: &LoadedExperiment, mode: FitMode, correction: Correcti
     .unwrap()
 }
 
+/// NC1 at 2 nm with the bundled example's 30 SIRT iterations, noise seed 7, fitted with seed 8.
+/// Over 20 noise seeds this setting gave D = 2.709 ± 0.013 (scatter) with a mean SD of 0.021, all 20
+/// within 2 SD of the truth (docs/PERFORMANCE.md). With 20 iterations the reconstruction blurs the
+/// core-shell interface enough that the two-phase start biases D by −5.5%, beyond its SD; 2 nm is the
+/// coarsest voxel that resolves it (at 3 nm D comes out +28%). NR1 needs the 0.5 nm of DESIGN.md §5
+/// (at 1 nm, its shell 3 voxels thick, D comes out −55%), too slow for CI.
 #[test]
-fn recovers_a_known_d_within_ten_percent() {
+fn recovers_a_known_d_within_ten_percent_and_two_sd() {
     let dir = tempfile::tempdir().unwrap();
-    // The SD from the residuals (DESIGN.md §4.6) does not cover the systematic error of starting
-    // from a reconstruction (NC1 at 2 nm: −5.5% with an SD of 1.3%), so only the 10% is asserted.
-    // 2 nm is the coarsest voxel at which NC1's reconstruction resolves the core-shell interface
-    // well enough for the two-phase start (at 3 nm D comes out +28%). NR1 at 1 nm, whose shell is
-    // 3 voxels thick, comes out −55%: rods need the 0.5 nm of DESIGN.md §5, too slow for CI.
     let (phantom, voxel_nm, d_true) = ("NC1", 2.0, 2.7e-19);
-    let loaded = synthetic(phantom, d_true, voxel_nm, &PAPER_TIMES_S, 20, dir.path());
+    let loaded = synthetic(phantom, d_true, voxel_nm, &PAPER_TIMES_S, 30, dir.path());
     let outcome = fit_experiment(&loaded, FitMode::Table, Correction::Corrected);
+    let z = (outcome.d_m2s - d_true) / outcome.sd_m2s;
     eprintln!(
-        "{phantom}: D = {:.3e} ± {:.2e} (truth {d_true:e}, {:+.1} SD), MSE {:.2e}, warnings {:?}",
-        outcome.d_m2s,
-        outcome.sd_m2s,
-        (outcome.d_m2s - d_true) / outcome.sd_m2s,
-        outcome.mse,
-        outcome.warnings
+        "{phantom}: D = {:.4e} ± {:.2e} (truth {d_true:e}, {z:+.2} SD), MSE {:.2e}, warnings {:?}",
+        outcome.d_m2s, outcome.sd_m2s, outcome.mse, outcome.warnings
     );
     assert!(
         (outcome.d_m2s / d_true - 1.0).abs() < 0.1,
         "{}",
         outcome.d_m2s
     );
+    assert!(z.abs() < 2.0, "truth {z:+.2} SD away");
 }
 
 /// The table's knot count comes from this measurement: a table of 65 knots is subsampled to 9, 17
