@@ -16,7 +16,7 @@ use crate::imaging::quantify::{
     Measured, Segmentation, composition_map, measure, segment, two_phase,
 };
 use crate::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree};
-use crate::io::read_volume;
+use crate::io::{mask_from_volume, read_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
 use crate::progress::Progress;
 use crate::volume::{Mask, Volume, check_same_grid};
@@ -88,8 +88,7 @@ fn read_reconstruction(path: &std::path::Path, voxel_nm: f64) -> Result<Volume> 
 }
 
 fn read_mask_file(path: &std::path::Path, voxel_nm: f64) -> Result<Mask> {
-    let volume = read_reconstruction(path, voxel_nm)?;
-    Ok(Mask::from_threshold(&volume, 0.0))
+    mask_from_volume(&read_reconstruction(path, voxel_nm)?, path)
 }
 
 /// `value` everywhere inside `mask`, 0 outside: a fully alloyed particle.
@@ -126,7 +125,7 @@ pub fn prepare_experiment<'a>(
                     let segmentation = segment(&volume, e.data.erosion_voxels)
                         .with_context(|| format!("{}", path.display()))?;
                     measured.push(
-                        measure(&volume, &segmentation.mask, segmentation.background)
+                        measure(&volume, &segmentation)
                             .with_context(|| format!("{}", path.display()))?,
                     );
                     segmentations.push(segmentation);
@@ -200,7 +199,7 @@ pub fn prepare_experiment<'a>(
             let volume = read_reconstruction(&path, voxel_nm)?;
             let segmentation = segment(&volume, e.data.erosion_voxels)
                 .with_context(|| format!("{}", path.display()))?;
-            Some(measure(&volume, &segmentation.mask, segmentation.background)?.slice_spread)
+            Some(measure(&volume, &segmentation)?.slice_spread)
         }
         (None, last) => last.map(|m: &Measured| m.slice_spread),
     };

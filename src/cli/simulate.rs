@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory, check_beta, prepare_mask, tau_nm2};
-use alloyfit::io::{Overwrite, StagedDir, read_volume, write_atomically, write_volume};
+use alloyfit::io::{
+    Overwrite, StagedDir, mask_from_volume, read_volume, write_atomically, write_volume,
+};
 use alloyfit::volume::Mask;
 
 use super::{DeviceArgs, parse_times};
@@ -86,13 +88,7 @@ struct Report {
 }
 
 fn read_mask(path: &Path, voxel_nm: Option<f64>) -> Result<Mask> {
-    let volume = read_volume(path)?.into_volume(path, voxel_nm)?;
-    ensure!(
-        volume.data().iter().all(|v| v.is_finite()),
-        "{}: the mask has NaN or infinite voxels",
-        path.display()
-    );
-    Ok(Mask::from_threshold(&volume, 0.0))
+    mask_from_volume(&read_volume(path)?.into_volume(path, voxel_nm)?, path)
 }
 
 fn sibling_mask(input: &Path) -> Option<PathBuf> {

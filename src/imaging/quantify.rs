@@ -53,6 +53,11 @@ pub struct Measured {
     pub slice_spread: f64,
     pub mask_voxels: usize,
     pub background: f64,
+    /// The segmentation's cut on background-subtracted intensity, the holes it filled and the
+    /// voxels it dropped outside the largest component.
+    pub threshold: f64,
+    pub filled_voxels: usize,
+    pub dropped_voxels: usize,
 }
 
 /// The Otsu threshold of `values`: the cut that maximises the between-class variance of a
@@ -258,8 +263,9 @@ fn subtract_background(volume: &Volume, background: f64) -> Vec<f32> {
         .collect()
 }
 
-/// Moments of `volume − background` inside `mask` and on its central slice.
-pub fn measure(volume: &Volume, mask: &Mask, background: f64) -> Result<Measured> {
+/// Moments of `volume − background` inside the segmentation's mask and on its central slice.
+pub fn measure(volume: &Volume, segmentation: &Segmentation) -> Result<Measured> {
+    let (mask, background) = (&segmentation.mask, segmentation.background);
     check_same_grid("reconstruction and mask", volume.grid(), mask.grid())?;
     let corrected = subtract_background(volume, background);
     let moments = masked_moments(&corrected, &mask.to_bits());
@@ -270,6 +276,9 @@ pub fn measure(volume: &Volume, mask: &Mask, background: f64) -> Result<Measured
         slice_spread: slice_moments.coefficient_of_variation(),
         mask_voxels: mask.count(),
         background,
+        threshold: segmentation.threshold,
+        filled_voxels: segmentation.filled_voxels,
+        dropped_voxels: segmentation.dropped_voxels,
     })
 }
 

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
 
 use crate::volume::Volume;
@@ -230,6 +230,17 @@ impl Drop for StagedDir {
         // Still staged: the run failed, and a partial folder helps nobody.
         let _ = std::fs::remove_dir_all(&self.staging);
     }
+}
+
+/// A mask stored as a volume file: inside where the value is above 0. NaN or infinite voxels are an
+/// error naming `path`, since no threshold can say which side they are on.
+pub fn mask_from_volume(volume: &crate::Volume, path: &Path) -> Result<crate::Mask> {
+    ensure!(
+        volume.data().iter().all(|v| v.is_finite()),
+        "{}: the mask has NaN or infinite voxels",
+        path.display()
+    );
+    Ok(crate::Mask::from_threshold(volume, 0.0))
 }
 
 /// Removes the staging folders and files that killed runs (no chance to clean up) left for
