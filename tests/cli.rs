@@ -458,6 +458,16 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     assert!(failure(&fit, dir).contains("--force"));
 }
 
+/// `alloyfit batch` on `manifest.toml` into `results`, on the CPU.
+const BATCH: [&str; 6] = [
+    "batch",
+    "manifest.toml",
+    "--out",
+    "results",
+    "--device",
+    "cpu",
+];
+
 /// A tiny synthetic experiment of `phantom` in `dir/exp/<phantom>` (4 nm voxels, 3 times).
 fn tiny_experiment(dir: &Path, phantom: &str) {
     let out = format!("exp/{phantom}");
@@ -497,15 +507,7 @@ fn batch_keeps_going_past_a_failure_resumes_and_summarizes() {
          [[experiment]]\npath = \"exp/NC2/experiment.toml\"\nname = \"broken\"\n",
     )
     .unwrap();
-    let batch = [
-        "batch",
-        "manifest.toml",
-        "--out",
-        "results",
-        "--device",
-        "cpu",
-        "--quiet",
-    ];
+    let batch = [BATCH.as_slice(), &["--quiet"]].concat();
     let output = alloyfit(&batch, dir);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(dir.join("results/NC1/report.json").is_file());
@@ -574,17 +576,7 @@ fn bad_manifests_fail_before_any_work_naming_the_entry() {
     ];
     for (text, expected) in cases {
         std::fs::write(dir.join("manifest.toml"), text).unwrap();
-        let error = failure(
-            &[
-                "batch",
-                "manifest.toml",
-                "--out",
-                "results",
-                "--device",
-                "cpu",
-            ],
-            dir,
-        );
+        let error = failure(&BATCH, dir);
         assert!(
             error.contains("manifest.toml") && error.contains(expected),
             "{expected}: {error}"
