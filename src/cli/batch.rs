@@ -124,12 +124,7 @@ pub fn run(args: &Args) -> Result<()> {
         drop(reporter);
         match result {
             Ok(outcome) => {
-                println!(
-                    "{}",
-                    outcome
-                        .summary_line()
-                        .replacen(&outcome.particle, &entry.name, 1)
-                );
+                println!("{}", outcome.summary_line(&entry.name));
                 fitted += 1;
             }
             Err(error) => {

@@ -280,11 +280,10 @@ pub struct Fitted {
 }
 
 impl Fitted {
-    /// `NC1: D = (2.7 ± 0.2)e-19 m²/s (MSE 1.2e-4, 9 points, gpu: <adapter>)`.
-    pub fn summary_line(&self) -> String {
+    /// `NC1: D = (2.7 ± 0.2)e-19 m²/s (MSE 1.2e-4, 9 points, gpu: <adapter>)`, led by `name`.
+    pub fn summary_line(&self, name: &str) -> String {
         format!(
-            "{}: D = {} m²/s (MSE {:.1e}, {} points, {})",
-            self.particle,
+            "{name}: D = {} m²/s (MSE {:.1e}, {} points, {})",
             format_d(self.d_m2s, self.sd_m2s),
             self.mse,
             self.fit_points,
@@ -402,7 +401,7 @@ pub fn run(args: &Args) -> Result<()> {
     if args.json {
         print!("{}", fitted.report_json);
     } else {
-        println!("{}", fitted.summary_line());
+        println!("{}", fitted.summary_line(&fitted.particle));
     }
     Ok(())
 }
