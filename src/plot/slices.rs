@@ -16,6 +16,9 @@ const LABEL_MAGNIFICATION: usize = 2;
 /// The shared grey scale spans these percentiles of every panel's values, so a few hot voxels do
 /// not wash the rest out.
 const SCALE_PERCENTILES: (f64, f64) = (0.5, 99.5);
+/// The grey bar's length in label glyphs, and what it shows.
+const BAR_GLYPHS: usize = 20;
+const BAR_CAPTION: &str = "intensity / particle mean (shared scale)";
 
 /// The k (tilt-axis) index through the centre of `mask`: the slice perpendicular to the tilt axis
 /// that cuts the particle's middle.
@@ -105,8 +108,10 @@ pub fn montage(
     let left = text_width("simulated", LABEL_MAGNIFICATION) + 2 * GAP;
     let top = 2 * glyph + 3 * GAP;
     let bar_top = top + 2 * (tile_h + GAP) + GAP;
+    let bar_width = BAR_GLYPHS * glyph;
     let width = (left + times_s.len() * (tile_w + GAP))
-        .max(text_width(title, LABEL_MAGNIFICATION) + 2 * GAP);
+        .max(text_width(title, LABEL_MAGNIFICATION) + 2 * GAP)
+        .max(left + bar_width + 3 * GAP + text_width(BAR_CAPTION, LABEL_MAGNIFICATION));
     let height = bar_top + glyph + 3 * GAP + glyph;
     let mut canvas = Canvas::new(width, height);
     let label = |canvas: &mut Canvas, x: usize, y: usize, text: &str, anchor| {
@@ -149,7 +154,6 @@ pub fn montage(
         "simulated",
         Anchor::Start,
     );
-    let bar_width = 20 * glyph;
     for column in 0..bar_width {
         let value = scale.0 + (scale.1 - scale.0) * column as f64 / (bar_width - 1) as f64;
         canvas.fill_rect(left + column, bar_top, 1, glyph, grey(value as f32, scale));
@@ -173,7 +177,7 @@ pub fn montage(
         &mut canvas,
         left + bar_width + 2 * GAP,
         bar_top + glyph,
-        "intensity / particle mean (shared scale)",
+        BAR_CAPTION,
         Anchor::Start,
     );
     canvas
