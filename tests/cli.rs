@@ -595,3 +595,61 @@ fn bad_manifests_fail_before_any_work_naming_the_entry() {
         "{error}"
     );
 }
+
+/// Hidden staging files and folders (`.name.partial-<pid>`) left in `dir`.
+fn staging_left(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".partial-"))
+        .collect()
+}
+
+#[test]
+fn a_fit_stopped_by_a_signal_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    tiny_experiment(dir, "NC1");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alloyfit"))
+        .args([
+            "fit",
+            "exp/NC1/experiment.toml",
+            "--out",
+            "report",
+            "--device",
+            "cpu",
+            "--quiet",
+        ])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal as soon as the report is being staged: mid-run, with files half there.
+    let started = std::time::Instant::now();
+    while staging_left(dir).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the fit never started writing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the fit ended before the signal"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted: removed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.join("report").exists());
+    assert!(staging_left(dir).is_empty(), "{:?}", staging_left(dir));
+}

@@ -129,6 +129,23 @@ impl TiltArgs {
     }
 }
 
+/// On SIGINT, SIGTERM or SIGHUP (Ctrl-C, `scancel`, a closed terminal): removes the outputs still
+/// being written, says so, and exits with status 130. Outputs already complete stay as they are.
+pub fn exit_cleanly_on_interrupt() {
+    let installed = ctrlc::set_handler(|| {
+        let abandoned = alloyfit::io::abandon_staging();
+        eprintln!(
+            "interrupted: removed {abandoned} unfinished output(s); every output already written is complete"
+        );
+        std::process::exit(130);
+    });
+    if let Err(error) = installed {
+        eprintln!(
+            "warning: cannot catch interrupts ({error}); an interrupted run may leave hidden .partial files"
+        );
+    }
+}
+
 /// `--force` as the library's overwrite policy.
 pub fn overwrite_policy(force: bool) -> Overwrite {
     if force {

@@ -13,6 +13,7 @@ pub mod tilts;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
@@ -134,6 +135,54 @@ pub fn check_writable(path: &Path, overwrite: Overwrite) -> Result<()> {
     Ok(())
 }
 
+/// Staging paths (temporary files and folders) being written now, so that an interrupted run can
+/// remove them (see [`abandon_staging`]).
+static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn in_progress() -> MutexGuard<'static, Vec<PathBuf>> {
+    IN_PROGRESS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn forget_staging(path: &Path) {
+    in_progress().retain(|p| p != path);
+}
+
+fn remove_path(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
+/// Renames a finished staging path to its target, never in the middle of [`abandon_staging`].
+fn publish(staging: &Path, target: &Path) -> Result<()> {
+    let mut staged = in_progress();
+    std::fs::rename(staging, target).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            staging.display(),
+            target.display()
+        )
+    })?;
+    staged.retain(|p| p != staging);
+    Ok(())
+}
+
+/// Removes every staging path still being written and returns how many there were. For a signal
+/// handler that exits right after: it keeps the registry locked, so that nothing is published
+/// afterwards and every output is either complete under its name or gone.
+pub fn abandon_staging() -> usize {
+    let mut staged = in_progress();
+    let count = staged.len();
+    for path in staged.drain(..) {
+        // A temporary file inside a staging folder removed first is already gone.
+        let _ = remove_path(&path);
+    }
+    std::mem::forget(staged);
+    count
+}
+
 /// Runs `write` on a temporary file beside `path` and renames it to `path` once complete.
 pub fn write_atomically(
     path: &Path,
@@ -142,6 +191,7 @@ pub fn write_atomically(
 ) -> Result<()> {
     check_writable(path, overwrite)?;
     let temp = temporary_path(path)?;
+    in_progress().push(temp.clone());
     let result = (|| {
         let file =
             File::create(&temp).with_context(|| format!("{}: cannot create", temp.display()))?;
@@ -152,11 +202,11 @@ pub fn write_atomically(
         Ok::<_, anyhow::Error>(())
     })();
     match result {
-        Ok(()) => std::fs::rename(&temp, path)
-            .with_context(|| format!("cannot rename {} to {}", temp.display(), path.display())),
+        Ok(()) => publish(&temp, path),
         Err(error) => {
             // The temporary file holds a partial write that nobody can use.
             let _ = std::fs::remove_file(&temp);
+            forget_staging(&temp);
             Err(error.context(format!("{}: cannot write", path.display())))
         }
     }
@@ -190,6 +240,7 @@ impl StagedDir {
         }
         std::fs::create_dir_all(&staging)
             .with_context(|| format!("{}: cannot create", staging.display()))?;
+        in_progress().push(staging.clone());
         Ok(StagedDir {
             staging,
             target: target.to_owned(),
@@ -214,13 +265,7 @@ impl StagedDir {
             std::fs::remove_dir_all(&self.target)
                 .with_context(|| format!("{}: cannot replace", self.target.display()))?;
         }
-        std::fs::rename(&self.staging, &self.target).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                self.staging.display(),
-                self.target.display()
-            )
-        })?;
+        publish(&self.staging, &self.target)?;
         Ok(self.target.clone())
     }
 }
@@ -229,6 +274,7 @@ impl Drop for StagedDir {
     fn drop(&mut self) {
         // Still staged: the run failed, and a partial folder helps nobody.
         let _ = std::fs::remove_dir_all(&self.staging);
+        forget_staging(&self.staging);
     }
 }
 
