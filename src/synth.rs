@@ -17,7 +17,7 @@ use crate::experiment::{
     DataSection, DoseSetting, Experiment, FitSection, ImagingSection, InitialState, ParticleSection,
 };
 use crate::imaging::{ImagingChain, ImagingParams, Noise};
-use crate::io::{Overwrite, StagedDir, write_atomically, write_volume};
+use crate::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically, write_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
 use crate::progress::Progress;
 
@@ -167,10 +167,11 @@ pub fn synthesize(
         config.seed,
         toml::to_string_pretty(&experiment)?
     );
-    write_atomically(&staged.path("experiment.toml"), Overwrite::Refuse, |out| {
-        out.write_all(text.as_bytes())?;
-        Ok(())
-    })?;
+    write_bytes_atomically(
+        &staged.path("experiment.toml"),
+        Overwrite::Refuse,
+        text.as_bytes(),
+    )?;
     let truth = Truth {
         config: config.clone(),
         mean_au_fraction,

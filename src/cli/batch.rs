@@ -1,7 +1,6 @@
 //! `alloyfit batch`: fit every experiment of a manifest (or of this task's shard) into its own
 //! results folder, resumably; and `alloyfit summarize`: the results as one table.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -11,7 +10,7 @@ use alloyfit::batch::{
     BATCH_FILE, BatchFile, ERROR_FILE, Manifest, REPORT_FILE, Shard, summarize, to_csv, to_markdown,
 };
 use alloyfit::fit::TABLE_POINTS_DEFAULT;
-use alloyfit::io::{Overwrite, StagedDir, remove_abandoned_staging, write_atomically};
+use alloyfit::io::{Overwrite, StagedDir, remove_abandoned_staging, write_bytes_atomically};
 use alloyfit::progress::Progress;
 
 use super::{DeviceArgs, Reporter};
@@ -50,17 +49,14 @@ pub struct SomeFailed {
     pub attempted: usize,
 }
 
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    write_atomically(path, Overwrite::Allow, |out| {
-        out.write_all(text.as_bytes())?;
-        Ok(())
-    })
-}
-
 /// The failure of `name`, kept in its results folder (staged, like a report).
 fn record_failure(target: &Path, error: &anyhow::Error) -> Result<()> {
     let staged = StagedDir::create(target, Overwrite::Allow)?;
-    write_text(&staged.path(ERROR_FILE), &format!("{error:#}\n"))?;
+    write_bytes_atomically(
+        &staged.path(ERROR_FILE),
+        Overwrite::Refuse,
+        format!("{error:#}\n").as_bytes(),
+    )?;
     staged.commit()?;
     Ok(())
 }
@@ -77,9 +73,10 @@ pub fn run(args: &Args) -> Result<()> {
         manifest: std::path::absolute(&manifest.path).unwrap_or(manifest.path.clone()),
         experiments: manifest.entries.iter().map(|e| e.name.clone()).collect(),
     };
-    write_text(
+    write_bytes_atomically(
         &args.out.join(BATCH_FILE),
-        &(serde_json::to_string_pretty(&batch)? + "\n"),
+        Overwrite::Allow,
+        (serde_json::to_string_pretty(&batch)? + "\n").as_bytes(),
     )?;
     let backend = Backend::open(&args.device.request())?;
     let mine: Vec<_> = manifest
@@ -157,8 +154,16 @@ pub struct SummarizeArgs {
 pub fn summarize_run(args: &SummarizeArgs) -> Result<()> {
     let rows = summarize(&args.results)?;
     let markdown = to_markdown(&rows);
-    write_text(&args.results.join("summary.csv"), &to_csv(&rows))?;
-    write_text(&args.results.join("summary.md"), &markdown)?;
+    write_bytes_atomically(
+        &args.results.join("summary.csv"),
+        Overwrite::Allow,
+        to_csv(&rows).as_bytes(),
+    )?;
+    write_bytes_atomically(
+        &args.results.join("summary.md"),
+        Overwrite::Allow,
+        markdown.as_bytes(),
+    )?;
     print!("{markdown}");
     Ok(())
 }

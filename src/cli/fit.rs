@@ -13,7 +13,7 @@ use alloyfit::experiment::{Experiment, FitMode, LoadedExperiment};
 use alloyfit::fit::simulated_reconstructions;
 use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
 use alloyfit::imaging::ImagingParams;
-use alloyfit::io::{Overwrite, StagedDir, write_atomically};
+use alloyfit::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically};
 use alloyfit::plot::slices::{central_k, montage, normalised_slice};
 use alloyfit::plot::{Plot, Rgb, Series, Style};
 use alloyfit::progress::Progress;
@@ -261,13 +261,6 @@ fn slices_png(
 /// Pixels per drawing unit of the PNG plots: twice the SVG size, sharp on slides.
 const PNG_SCALE: f64 = 2.0;
 
-fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomically(path, Overwrite::Refuse, |out| {
-        out.write_all(bytes)?;
-        Ok(())
-    })
-}
-
 /// What `alloyfit fit` found, for the summary line and for batch runs.
 pub struct Fitted {
     pub particle: String,
@@ -352,23 +345,26 @@ pub fn fit_into(
     super::quantify::write_curve_csv(&staged.path("measured.csv"), &prepared.quantification)?;
     for (name, plot) in plots(&outcome, report.particle) {
         let drawing = plot.layout();
-        write_bytes(
+        write_bytes_atomically(
             &staged.path(&format!("{name}.svg")),
+            Overwrite::Refuse,
             drawing.to_svg().as_bytes(),
         )?;
         if name == "curve" {
-            write_bytes(
+            write_bytes_atomically(
                 &staged.path("curve.png"),
+                Overwrite::Refuse,
                 &drawing.to_canvas(PNG_SCALE).to_png()?,
             )?;
         }
     }
     if let Some(png) = slices {
-        write_bytes(&staged.path("slices.png"), &png)?;
+        write_bytes_atomically(&staged.path("slices.png"), Overwrite::Refuse, &png)?;
     }
     // report.json last: a folder with it is a finished fit (batch runs rely on that).
-    write_bytes(
+    write_bytes_atomically(
         &staged.path(alloyfit::batch::REPORT_FILE),
+        Overwrite::Refuse,
         report_json.as_bytes(),
     )?;
     Ok(Fitted {

@@ -212,6 +212,14 @@ pub fn write_atomically(
     }
 }
 
+/// Writes `bytes` to `path` through [`write_atomically`].
+pub fn write_bytes_atomically(path: &Path, overwrite: Overwrite, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, overwrite, |out| {
+        out.write_all(bytes)?;
+        Ok(())
+    })
+}
+
 /// An output folder filled under a temporary name beside its final one and renamed when complete,
 /// so that an interrupted run leaves no folder that looks finished.
 pub struct StagedDir {
