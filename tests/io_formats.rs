@@ -196,3 +196,23 @@ fn bad_files_fail_with_the_file_and_the_problem() {
     std::fs::write(&complex, &bytes).unwrap();
     assert_read_fails(&complex, &["mode 4 is not supported"]);
 }
+
+#[test]
+fn abandoned_staging_of_one_target_is_removed_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let staged_dir = dir.path().join(".NC1.partial-123");
+    std::fs::create_dir(&staged_dir).unwrap();
+    std::fs::write(staged_dir.join("report.json"), b"{").unwrap();
+    std::fs::write(dir.path().join(".NC1.partial-9"), b"half").unwrap();
+    let neighbours = [".NC10.partial-1", "NC1", ".NC1.partial"];
+    for name in neighbours {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+    }
+    alloyfit::io::remove_abandoned_staging(&dir.path().join("NC1")).unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".NC1.partial", ".NC10.partial-1", "NC1"]);
+}

@@ -298,35 +298,39 @@ pub fn mask_from_volume(volume: &crate::Volume, path: &Path) -> Result<crate::Ma
 }
 
 /// Removes the staging folders and files that killed runs (no chance to clean up) left for
-/// `target`, and returns how many. Only for a caller that owns `target`: a staging folder of a run
-/// still writing it would go too.
-pub fn remove_abandoned_staging(target: &Path) -> Result<usize> {
-    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
-        return Ok(0);
+/// `target`. Only for a caller that owns `target`: a staging folder of a run still writing it would
+/// go too.
+pub fn remove_abandoned_staging(target: &Path) -> Result<()> {
+    let Some(name) = target.file_name() else {
+        return Ok(());
     };
-    let parent = if parent.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        parent
+    let parent = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     };
-    let prefix = format!(".{}.partial-", name.to_string_lossy());
-    let mut removed = 0;
     let Ok(entries) = parent.read_dir() else {
-        return Ok(0);
+        return Ok(());
     };
+    let prefix = staging_prefix(name);
     for entry in entries.filter_map(|entry| entry.ok()) {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        if entry
+            .file_name()
+            .as_encoded_bytes()
+            .starts_with(prefix.as_encoded_bytes())
+        {
             let path = entry.path();
-            let result = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-            result.with_context(|| format!("{}: cannot remove", path.display()))?;
-            removed += 1;
+            remove_path(&path).with_context(|| format!("{}: cannot remove", path.display()))?;
         }
     }
-    Ok(removed)
+    Ok(())
+}
+
+/// `.name.partial-`: what every staging path for `name` starts with.
+fn staging_prefix(name: &std::ffi::OsStr) -> std::ffi::OsString {
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".partial-");
+    prefix
 }
 
 /// `dir/.name.partial-<pid>`: hidden, in the same directory so the rename cannot cross file systems.
@@ -334,9 +338,8 @@ fn temporary_path(path: &Path) -> Result<PathBuf> {
     let name = path
         .file_name()
         .with_context(|| format!("{}: not a file name", path.display()))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".partial-{}", std::process::id()));
+    let mut temp_name = staging_prefix(name);
+    temp_name.push(std::process::id().to_string());
     Ok(path.with_file_name(temp_name))
 }
 
