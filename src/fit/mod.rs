@@ -166,7 +166,6 @@ struct ExactModel<'p, 'a> {
     prepared: &'p mut PreparedExperiment<'a>,
     progress: &'p mut dyn Progress,
     beta: f64,
-    times_s: Vec<f64>,
     cache: HashMap<u64, Vec<f64>>,
     chain_runs: usize,
     diffusion_steps: u64,
@@ -177,17 +176,20 @@ impl SpreadModel for ExactModel<'_, '_> {
         if let Some(hit) = self.cache.get(&d_m2s.to_bits()) {
             return Ok(hit.clone());
         }
-        let start = &self.prepared.start;
-        let mut trajectory =
-            Trajectory::new(self.backend, &start.composition, &start.mask, self.beta)?;
-        let mut spreads = Vec::with_capacity(self.times_s.len());
-        for &t in &self.times_s {
-            trajectory.advance_to(tau_nm2(d_m2s, t))?;
-            let (spread, imaged) = simulated_spread(self.prepared, &trajectory)?;
-            spreads.push(spread);
-            self.chain_runs += usize::from(imaged);
-        }
-        self.diffusion_steps += trajectory.full_steps_done();
+        let mut spreads = Vec::new();
+        let chain_runs = &mut self.chain_runs;
+        self.diffusion_steps += diffuse_through_times(
+            self.backend,
+            self.prepared,
+            self.beta,
+            d_m2s,
+            |prepared, state, _| {
+                let (spread, imaged) = simulated_spread(prepared, state)?;
+                spreads.push(spread);
+                *chain_runs += usize::from(imaged);
+                Ok(())
+            },
+        )?;
         self.cache.insert(d_m2s.to_bits(), spreads.clone());
         self.progress
             .step("exact-mode simulations", self.cache.len(), 0);
@@ -266,7 +268,6 @@ pub fn fit<'a>(
                 prepared,
                 progress,
                 beta: settings.beta,
-                times_s: times_s.clone(),
                 cache: HashMap::new(),
                 chain_runs: 0,
                 diffusion_steps: 0,
@@ -348,21 +349,38 @@ pub fn simulated_reconstructions(
     d_m2s: f64,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Volume>> {
-    let times_s = prepared.quantification.times_s.clone();
-    let start = &prepared.start;
-    let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
-    let mut volumes = Vec::with_capacity(times_s.len());
-    for (n, &t) in times_s.iter().enumerate() {
-        trajectory.advance_to(tau_nm2(d_m2s, t))?;
-        let imaged = prepared.chain.image(&trajectory, prepared.noise, true)?;
+    let times = prepared.quantification.times_s.len();
+    let mut volumes = Vec::with_capacity(times);
+    diffuse_through_times(backend, prepared, beta, d_m2s, |prepared, state, n| {
+        let imaged = prepared.chain.image(state, prepared.noise, true)?;
         volumes.push(
             imaged
                 .reconstruction
                 .expect("the chain keeps the reconstruction when asked"),
         );
-        progress.step("simulated reconstructions", n + 1, times_s.len());
-    }
+        progress.step("simulated reconstructions", n + 1, times);
+        Ok(())
+    })?;
     Ok(volumes)
+}
+
+/// Diffuses the prepared start state with `d_m2s` to each of the experiment's times in turn,
+/// handing each state and its time index to `at_time`; returns the full diffusion steps taken.
+fn diffuse_through_times<'a>(
+    backend: &Backend,
+    prepared: &mut PreparedExperiment<'a>,
+    beta: f64,
+    d_m2s: f64,
+    mut at_time: impl FnMut(&mut PreparedExperiment<'a>, &Trajectory, usize) -> Result<()>,
+) -> Result<u64> {
+    let times_s = prepared.quantification.times_s.clone();
+    let start = &prepared.start;
+    let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
+    for (n, &t) in times_s.iter().enumerate() {
+        trajectory.advance_to(tau_nm2(d_m2s, t))?;
+        at_time(prepared, &trajectory, n)?;
+    }
+    Ok(trajectory.full_steps_done())
 }
 
 /// SD(D) = σ/√(Σ J_k²), σ² = Σ r_k²/(K − 1) (DESIGN.md §4.6).
