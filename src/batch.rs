@@ -75,10 +75,23 @@ fn check_name(name: &str) -> Result<()> {
 impl Manifest {
     /// Reads and checks the manifest at `path`; the first problem found names its entry.
     pub fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the manifest", path.display()))?;
+        let text = crate::io::read_text(path, "manifest")?;
+        Manifest::parse(&text, path, |experiment, defaults| {
+            let loaded = LoadedExperiment::load_with_defaults(experiment, defaults)?;
+            loaded.check_files()?;
+            Ok(loaded)
+        })
+    }
+
+    /// Parses and checks a manifest's `text` (from `path`), loading each experiment with `load`
+    /// (given the experiment's path beside the manifest and the manifest's defaults).
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        mut load: impl FnMut(&Path, &Defaults) -> Result<LoadedExperiment>,
+    ) -> Result<Manifest> {
         let file: ManifestFile =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         ensure!(
             !file.experiment.is_empty(),
             "{}: no [[experiment]] entries",
@@ -96,10 +109,7 @@ impl Manifest {
                     entry.path.display()
                 )
             };
-            let loaded =
-                LoadedExperiment::load_with_defaults(&dir.join(&entry.path), &file.defaults)
-                    .with_context(label)?;
-            loaded.check_files().with_context(label)?;
+            let loaded = load(&dir.join(&entry.path), &file.defaults).with_context(label)?;
             let name = entry
                 .name
                 .clone()
@@ -227,8 +237,7 @@ impl SummaryRow {
     }
 
     fn from_report(name: &str, path: &Path) -> Result<SummaryRow> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = crate::io::read_text(path, "report")?;
         let report: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a report", path.display()))?;
         let number = |pointer: &str| report.pointer(pointer).and_then(serde_json::Value::as_f64);
@@ -256,8 +265,7 @@ fn batch_names(results: &Path) -> Result<Vec<String>> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::io::read_text(&path, "batch list")?;
     let batch: BatchFile = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a batch list", path.display()))?;
     Ok(batch.experiments)

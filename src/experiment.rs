@@ -328,8 +328,7 @@ impl LoadedExperiment {
 
     /// Reads and checks an experiment file, filling in a manifest's defaults.
     pub fn load_with_defaults(path: &Path, defaults: &Defaults) -> Result<LoadedExperiment> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the experiment file", path.display()))?;
+        let text = crate::io::read_text(path, "experiment file")?;
         let experiment = Experiment::parse_with_defaults(&text, path, defaults)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(LoadedExperiment {
@@ -380,8 +379,7 @@ impl LoadedExperiment {
 
 /// Reads a measured curve: CSV with a header naming columns `t_s` and `alpha` (others ignored).
 pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the measured curve", path.display()))?;
+    let text = crate::io::read_text(path, "measured curve")?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines
         .next()

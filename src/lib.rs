@@ -12,6 +12,7 @@ pub mod experiment;
 pub mod fit;
 pub mod imaging;
 pub mod io;
+pub mod memory;
 pub mod phantom;
 pub mod plot;
 pub mod progress;

@@ -11,7 +11,7 @@ mod tiff;
 pub mod tilts;
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -72,13 +72,15 @@ impl VolumeFile {
     }
 }
 
+/// A volume file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Tiff,
     Mrc,
 }
 
-fn format_of(path: &Path) -> Result<Format> {
+/// The format a file name's extension says.
+pub fn format_of(path: &Path) -> Result<Format> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -101,11 +103,41 @@ pub fn read_volume(path: &Path) -> Result<VolumeFile> {
         .metadata()
         .with_context(|| format!("{}: cannot read file size", path.display()))?
         .len();
-    let read = match format {
-        Format::Tiff => tiff::read(file),
-        Format::Mrc => mrc::read(file, file_len),
-    };
-    read.with_context(|| format!("{}: cannot read volume", path.display()))
+    read_from(BufReader::new(file), file_len, format)
+        .with_context(|| format!("{}: cannot read volume", path.display()))
+}
+
+/// Decodes a volume file held in memory: the same checks as [`read_volume`], for data that did
+/// not come from a file (and for the fuzz targets in tests/fuzz).
+pub fn decode_volume(bytes: &[u8], format: Format) -> Result<VolumeFile> {
+    read_from(std::io::Cursor::new(bytes), bytes.len() as u64, format)
+}
+
+fn read_from<R: Read + Seek>(reader: R, len_bytes: u64, format: Format) -> Result<VolumeFile> {
+    match format {
+        Format::Tiff => tiff::read(reader, len_bytes),
+        Format::Mrc => mrc::read(reader, len_bytes),
+    }
+}
+
+/// The largest text file (experiment, manifest, tilt angles, curve) alloyfit reads: far beyond
+/// any real one, small enough that a volume passed by mistake is refused before it is read.
+pub const MAX_TEXT_BYTES: u64 = 16 << 20;
+
+/// Reads a UTF-8 text file of at most [`MAX_TEXT_BYTES`]; `what` says what it should be.
+pub fn read_text(path: &Path, what: &str) -> Result<String> {
+    let file =
+        File::open(path).with_context(|| format!("{}: cannot read the {what}", path.display()))?;
+    let mut text = String::new();
+    let read = file.take(MAX_TEXT_BYTES + 1).read_to_string(&mut text);
+    read.with_context(|| format!("{}: cannot read the {what} as UTF-8 text", path.display()))?;
+    ensure!(
+        text.len() as u64 <= MAX_TEXT_BYTES,
+        "{}: larger than {} MiB; that is not a {what}",
+        path.display(),
+        MAX_TEXT_BYTES >> 20
+    );
+    Ok(text)
 }
 
 /// Whether an existing output may be replaced.
@@ -130,6 +162,21 @@ pub fn check_writable(path: &Path, overwrite: Overwrite) -> Result<()> {
         bail!(
             "{}: already exists; pass --force to overwrite it",
             path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses an output folder that exists and is not empty, unless `overwrite` allows replacing it.
+pub fn check_folder_writable(target: &Path, overwrite: Overwrite) -> Result<()> {
+    let occupied = target
+        .read_dir()
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(target.exists());
+    if occupied && overwrite == Overwrite::Refuse {
+        bail!(
+            "{}: already exists and is not empty; pass --force to replace it",
+            target.display()
         );
     }
     Ok(())
@@ -231,23 +278,19 @@ pub struct StagedDir {
 impl StagedDir {
     /// Refuses an existing non-empty `target` unless `overwrite`, then creates the staging folder.
     pub fn create(target: &Path, overwrite: Overwrite) -> Result<StagedDir> {
-        let occupied = target
-            .read_dir()
-            .map(|mut entries| entries.next().is_some())
-            .unwrap_or(target.exists());
-        if occupied && overwrite == Overwrite::Refuse {
-            bail!(
-                "{}: already exists and is not empty; pass --force to replace it",
-                target.display()
-            );
-        }
+        check_folder_writable(target, overwrite)?;
         let staging = temporary_path(target)?;
         if staging.exists() {
             std::fs::remove_dir_all(&staging)
                 .with_context(|| format!("{}: cannot clear", staging.display()))?;
         }
-        std::fs::create_dir_all(&staging)
-            .with_context(|| format!("{}: cannot create", staging.display()))?;
+        std::fs::create_dir_all(&staging).with_context(|| {
+            format!(
+                "{}: cannot create the output folder (staging it as {})",
+                target.display(),
+                staging.display()
+            )
+        })?;
         in_progress().push(staging.clone());
         Ok(StagedDir {
             staging,

@@ -6,7 +6,7 @@
 //!
 //! Axis mapping: x (fastest) = j, y = i, z (sections) = k, so one section is one k-slice.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 
 use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
@@ -83,8 +83,7 @@ fn byte_order(bytes: &[u8; HEADER_BYTES]) -> ByteOrder {
     }
 }
 
-pub(super) fn read(file: std::fs::File, file_len: u64) -> Result<VolumeFile> {
-    let mut reader = BufReader::new(file);
+pub(super) fn read<R: Read>(mut reader: R, file_len: u64) -> Result<VolumeFile> {
     let mut bytes = [0u8; HEADER_BYTES];
     reader.read_exact(&mut bytes).with_context(|| {
         format!(
@@ -124,6 +123,10 @@ pub(super) fn read(file: std::fs::File, file_len: u64) -> Result<VolumeFile> {
         "the header describes {nx} x {ny} x {nz} {} voxels ({needed} bytes with headers) but the file has only {file_len} bytes",
         sample_type.name()
     );
+    crate::memory::check(
+        || format!("the {nx} x {ny} x {nz} {} volume", sample_type.name()),
+        voxels * (sample_bytes as u64 + 4),
+    )?;
     std::io::copy(
         &mut (&mut reader).take(extended_bytes as u64),
         &mut std::io::sink(),

@@ -3,24 +3,30 @@
 //! `spacing=` in the first page's ImageDescription) plus the XResolution/YResolution tags, which is
 //! what ImageJ/Fiji and Python's tifffile read and write.
 
-use std::io::{BufReader, Read, Seek, Write};
+use std::io::{Read, Seek, Write};
 
 use ::tiff::decoder::{Decoder, DecodingResult, ifd::Value};
 use ::tiff::encoder::{Rational, TiffEncoder, colortype::Gray32Float};
 use ::tiff::tags::{ResolutionUnit, Tag};
 use ::tiff::{ColorType, TiffError};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
 
 use super::{SampleType, VolumeFile, checked_shape};
 use crate::volume::Volume;
 
+/// The most a compressed page may expand: Deflate's limit is 1032:1 and LZW's, with 12-bit codes
+/// for strings of up to 4096 bytes, below 2731:1; PackBits' is 64:1.
+const MAX_COMPRESSION_RATIO: u64 = 4096;
+/// TIFF's `Compression` tag value for uncompressed data.
+const UNCOMPRESSED: u16 = 1;
+
 /// Voxel size in the rational form of the resolution tags: pixels per nm as `SCALE / (voxel · SCALE)`,
 /// exact for voxel sizes with up to six decimals.
 const RESOLUTION_SCALE: f64 = 1e6;
 
-pub(super) fn read(file: std::fs::File) -> Result<VolumeFile> {
-    let mut decoder = Decoder::new(BufReader::new(file)).map_err(describe)?;
+pub(super) fn read<R: Read + Seek>(reader: R, file_len: u64) -> Result<VolumeFile> {
+    let mut decoder = Decoder::new(reader).map_err(describe)?;
     let voxel_nm = voxel_size_nm(&mut decoder)?;
     let (columns, rows) = decoder.dimensions().map_err(describe)?;
     let mut samples: Vec<f32> = Vec::new();
@@ -41,6 +47,7 @@ pub(super) fn read(file: std::fs::File) -> Result<VolumeFile> {
                 "page {pages} has colour type {other:?}; only single-channel grey images are volumes"
             ),
         }
+        check_page_size(&mut decoder, pages, (columns, rows), file_len)?;
         let (page_type, page) = convert_page(decoder.read_image().map_err(describe)?)
             .with_context(|| format!("page {pages}"))?;
         if *sample_type.get_or_insert(page_type) != page_type {
@@ -64,6 +71,41 @@ pub(super) fn read(file: std::fs::File) -> Result<VolumeFile> {
         voxel_nm,
         sample_type: sample_type.context("no pages")?,
     })
+}
+
+/// Refuses a page before it is decoded if its samples could not come from a file of `file_len`
+/// bytes, or if the stack so far would exceed the memory budget (checked with f32 samples, what
+/// the stack becomes).
+fn check_page_size<R: Read + Seek>(
+    decoder: &mut Decoder<R>,
+    page: u64,
+    (columns, rows): (u32, u32),
+    file_len: u64,
+) -> Result<()> {
+    let bits_per_sample = match decoder.colortype().map_err(describe)? {
+        ColorType::Gray(bits) => u64::from(bits),
+        _ => 32,
+    };
+    let page_samples = u64::from(columns) * u64::from(rows);
+    let stored_bytes = (page_samples * bits_per_sample).div_ceil(8);
+    let compression = decoder
+        .find_tag_unsigned::<u16>(Tag::Compression)
+        .map_err(describe)?
+        .unwrap_or(UNCOMPRESSED);
+    let ratio = if compression == UNCOMPRESSED {
+        1
+    } else {
+        MAX_COMPRESSION_RATIO
+    };
+    ensure!(
+        stored_bytes <= file_len.saturating_mul(ratio),
+        "page {page} claims {columns} x {rows} samples of {bits_per_sample} bits ({stored_bytes} bytes), more than a {file_len}-byte file can hold"
+    );
+    crate::memory::check(
+        || format!("a stack of {} pages of {columns} x {rows}", page + 1),
+        (page + 1) * page_samples * 4,
+    )?;
+    Ok(())
 }
 
 fn describe(error: TiffError) -> anyhow::Error {

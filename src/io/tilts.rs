@@ -6,6 +6,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
 
+/// The most angles a tilt series may have: far beyond any acquisition, and a bound on what a
+/// range spec or file can make alloyfit allocate.
+const MAX_ANGLES: usize = 100_000;
+
 /// The default tilt series of DESIGN.md §2: −70° to +70° in 2° steps (71 projections).
 pub fn default_tilts_deg() -> Vec<f64> {
     (0..=70).map(|n| -70.0 + 2.0 * f64::from(n)).collect()
@@ -13,8 +17,12 @@ pub fn default_tilts_deg() -> Vec<f64> {
 
 /// Reads one angle per line from a text file.
 pub fn read_tilt_file(path: &Path) -> Result<Vec<f64>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read tilt angles", path.display()))?;
+    let text = crate::io::read_text(path, "tilt angle file")?;
+    parse_tilt_text(&text, path)
+}
+
+/// Parses a tilt file's text, one angle per line; `origin` names the file in errors.
+pub fn parse_tilt_text(text: &str, origin: &Path) -> Result<Vec<f64>> {
     let mut angles = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let content = line.split('#').next().unwrap_or("").trim();
@@ -22,13 +30,18 @@ pub fn read_tilt_file(path: &Path) -> Result<Vec<f64>> {
             continue;
         }
         let angle = parse_angle(content)
-            .with_context(|| format!("{}, line {}", path.display(), number + 1))?;
+            .with_context(|| format!("{}, line {}", origin.display(), number + 1))?;
         angles.push(angle);
+        ensure!(
+            angles.len() <= MAX_ANGLES,
+            "{}: more than {MAX_ANGLES} tilt angles; that is not a tilt series",
+            origin.display()
+        );
     }
     ensure!(
         !angles.is_empty(),
         "{}: no tilt angles in the file",
-        path.display()
+        origin.display()
     );
     Ok(angles)
 }
@@ -48,11 +61,12 @@ pub fn parse_tilt_spec(spec: &str) -> Result<Vec<f64>> {
             "tilt range '{spec}': step {step} does not lead from {start} to {stop}"
         );
         // A small allowance so that e.g. -70:70:0.1 includes 70 despite rounding.
-        let count = ((stop - start) / step + 1e-9).floor() as usize + 1;
+        let count = ((stop - start) / step + 1e-9).floor() + 1.0;
         ensure!(
-            count <= 100_000,
+            count <= MAX_ANGLES as f64,
             "tilt range '{spec}' gives {count} angles; that is not a tilt series"
         );
+        let count = count as usize;
         Ok((0..count).map(|n| start + n as f64 * step).collect())
     } else {
         spec.split(',').map(|a| parse_angle(a.trim())).collect()

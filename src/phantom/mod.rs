@@ -275,11 +275,16 @@ pub fn voxelize(particle: &Particle, options: &PhantomOptions) -> Result<Phantom
     let largest = (even_plane + 1)
         .checked_mul(even_plane + 1)
         .and_then(|n| n.checked_mul(even_k + 1));
-    if largest.is_none_or(|n| n > 1 << 31) {
+    let Some(largest) = largest.filter(|&n| n <= 1 << 31) else {
         bail!(
             "a {even_k} x {even_plane} x {even_plane} grid is too large; use a coarser --voxel-nm than {h}"
         );
-    }
+    };
+    // A composition (f32) and a mask (bool) per voxel.
+    crate::memory::check(
+        || format!("a {even_k} x {even_plane} x {even_plane} phantom grid at {h} nm"),
+        largest as u64 * 5,
+    )?;
 
     let target_voxels = particle.shell.volume_nm3() / (h * h * h);
     let shape = [0, 1]
