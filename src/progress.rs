@@ -6,6 +6,9 @@
 pub trait Progress {
     /// Something worth one log line: a stage starts, a choice was made.
     fn line(&mut self, text: &str);
+    /// Something that went wrong but did not stop the work (a fallback, a doubtful result): shown
+    /// even when progress is not.
+    fn warn(&mut self, text: &str);
     /// `done` of `total` steps of `stage` are finished; `total` is 0 when it is not known ahead.
     fn step(&mut self, stage: &str, done: usize, total: usize);
 }
@@ -15,5 +18,6 @@ pub struct Silent;
 
 impl Progress for Silent {
     fn line(&mut self, _text: &str) {}
+    fn warn(&mut self, _text: &str) {}
     fn step(&mut self, _stage: &str, _done: usize, _total: usize) {}
 }

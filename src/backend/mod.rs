@@ -9,6 +9,7 @@ pub mod kernels;
 
 use anyhow::Result;
 
+use crate::progress::Progress;
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// Which backend the user asked for.
@@ -67,6 +68,64 @@ impl Backend {
                 let bits = context.upload_mask(mask)?;
                 context.masked_moments(&values, &bits)
             }
+        }
+    }
+}
+
+/// The backend of a run with its fallback policy: under `--device auto` a GPU fault (see
+/// [`gpu::GpuFault`]) is a warning and the work reruns on the CPU path, which the rest of the run
+/// keeps; under `--device gpu` it is the error.
+pub struct Engine {
+    choice: DeviceChoice,
+    backend: Backend,
+}
+
+impl Engine {
+    /// Opens the backend `request` asks for, falling back to the CPU under auto.
+    pub fn open<P: Progress + ?Sized>(request: &DeviceRequest, progress: &mut P) -> Result<Engine> {
+        let backend = match Backend::open(request) {
+            Ok(Backend::Cpu) if request.choice == DeviceChoice::Auto => {
+                progress.line("no hardware GPU adapter found; running on the CPU path");
+                Backend::Cpu
+            }
+            Ok(backend) => backend,
+            Err(error)
+                if request.choice == DeviceChoice::Auto && gpu::find_fault(&error).is_some() =>
+            {
+                progress.warn(&format!("{error:#}; running on the CPU path instead"));
+                Backend::Cpu
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(Engine {
+            choice: request.choice,
+            backend,
+        })
+    }
+
+    /// The backend work runs on now.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Runs `work`; if it fails with a GPU fault under auto, warns and runs it again on the CPU.
+    /// `work` must leave nothing behind when it fails, since it may run twice.
+    pub fn run<P: Progress + ?Sized, T>(
+        &mut self,
+        progress: &mut P,
+        mut work: impl FnMut(&Backend, &mut P) -> Result<T>,
+    ) -> Result<T> {
+        match work(&self.backend, progress) {
+            Err(error)
+                if self.choice == DeviceChoice::Auto
+                    && matches!(self.backend, Backend::Gpu(_))
+                    && gpu::find_fault(&error).is_some() =>
+            {
+                progress.warn(&format!("{error:#}; running again on the CPU path"));
+                self.backend = Backend::Cpu;
+                work(&self.backend, progress)
+            }
+            result => result,
         }
     }
 }

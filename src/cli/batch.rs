@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
+use alloyfit::backend::gpu::find_fault;
 use alloyfit::batch::{
     BATCH_FILE, BatchFile, ERROR_FILE, Manifest, REPORT_FILE, Shard, summarize, to_csv, to_markdown,
 };
@@ -78,7 +79,7 @@ pub fn run(args: &Args) -> Result<()> {
         Overwrite::Allow,
         (serde_json::to_string_pretty(&batch)? + "\n").as_bytes(),
     )?;
-    let backend = Backend::open(&args.device.request())?;
+    let mut engine = Engine::open(&args.device.request(), &mut Reporter::new(args.quiet))?;
     let mine: Vec<_> = manifest
         .entries
         .iter()
@@ -90,7 +91,7 @@ pub fn run(args: &Args) -> Result<()> {
         "batch: shard {shard} has {} of {} experiments; on {}",
         mine.len(),
         manifest.entries.len(),
-        backend.describe()
+        engine.backend().describe()
     );
     let (mut fitted, mut skipped, mut failed) = (0, 0, 0);
     for entry in mine {
@@ -108,13 +109,9 @@ pub fn run(args: &Args) -> Result<()> {
             entry.loaded.path.display()
         ));
         let result = StagedDir::create(&target, Overwrite::Allow).and_then(|staged| {
-            let outcome = super::fit::fit_into(
-                &entry.loaded,
-                &backend,
-                args.table_points,
-                &staged,
-                &mut reporter,
-            )?;
+            let outcome = engine.run(&mut reporter, |backend, reporter| {
+                super::fit::fit_into(&entry.loaded, backend, args.table_points, &staged, reporter)
+            })?;
             staged.commit()?;
             Ok(outcome)
         });
@@ -128,6 +125,14 @@ pub fn run(args: &Args) -> Result<()> {
                 println!("{}: failed: {error:#}", entry.name);
                 record_failure(&target, &error)?;
                 failed += 1;
+                if find_fault(&error).is_some() {
+                    // Only under --device gpu: auto has moved to the CPU. The next fits would fail
+                    // the same way.
+                    return Err(error.context(format!(
+                        "batch stopped after {} with the GPU failing; rerun with --device auto or cpu to go on",
+                        entry.name
+                    )));
+                }
             }
         }
     }

@@ -3,10 +3,10 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
 use alloyfit::backend::gpu::{AdapterSummary, list_adapters};
 
-use super::DeviceArgs;
+use super::{DeviceArgs, Reporter};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,7 +26,9 @@ struct Report {
 pub fn run(args: &Args) -> Result<()> {
     let report = Report {
         adapters: list_adapters(),
-        selected: Backend::open(&args.device.request())?.describe(),
+        selected: Engine::open(&args.device.request(), &mut Reporter::new(false))?
+            .backend()
+            .describe(),
     };
     if args.json {
         return super::print_json(&report);

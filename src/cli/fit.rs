@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use alloyfit::analysis::{PreparedExperiment, Quantification, prepare_experiment};
-use alloyfit::backend::Backend;
+use alloyfit::backend::{Backend, Engine};
 use alloyfit::experiment::{Experiment, FitMode, LoadedExperiment};
 use alloyfit::fit::simulated_reconstructions;
 use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
@@ -388,9 +388,11 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let target = args.out.clone().unwrap_or_else(|| loaded.dir.join("fit"));
     let staged = StagedDir::create(&target, super::overwrite_policy(args.force))?;
-    let backend = Backend::open(&args.device.request())?;
     let mut reporter = Reporter::new(args.quiet);
-    let fitted = fit_into(&loaded, &backend, args.table_points, &staged, &mut reporter)?;
+    let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
+    let fitted = engine.run(&mut reporter, |backend, reporter| {
+        fit_into(&loaded, backend, args.table_points, &staged, reporter)
+    })?;
     let out = staged.commit()?;
     reporter.line(&format!("wrote {}", out.display()));
     drop(reporter);

@@ -30,6 +30,9 @@ use alloyfit::io::tilts::{parse_tilt_spec, read_tilt_file};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most memory one volume may take, e.g. 8GiB (default: 3/4 of the available memory).
+    #[arg(long, global = true, env = "ALLOYFIT_MEMORY_BUDGET")]
+    memory_budget: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +93,11 @@ impl DeviceArgs {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    if let Some(text) = &cli.memory_budget {
+        let bytes = alloyfit::memory::parse_size(text)
+            .context("--memory-budget (or ALLOYFIT_MEMORY_BUDGET)")?;
+        alloyfit::memory::set_budget_bytes(bytes);
+    }
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Phantom(args) => phantom::run(&args),
@@ -249,6 +257,14 @@ impl alloyfit::progress::Progress for Reporter {
             return;
         }
         let line = self.stamped(text);
+        match &self.bar {
+            Some((_, bar)) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn warn(&mut self, text: &str) {
+        let line = self.stamped(&format!("warning: {text}"));
         match &self.bar {
             Some((_, bar)) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),

@@ -7,14 +7,14 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use serde::Serialize;
 
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
 use alloyfit::io::{check_writable, write_volume};
 use alloyfit::phantom::shapes::shape_usage;
 use alloyfit::phantom::{
     Achieved, LongAxis, Particle, PhantomOptions, Shape, find_particle, named_particles, voxelize,
 };
 
-use super::DeviceArgs;
+use super::{DeviceArgs, Reporter};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = format!(
@@ -166,8 +166,9 @@ pub fn run(args: &Args) -> Result<()> {
         },
     };
     let phantom = voxelize(&particle, &options)?;
-    let backend = Backend::open(&args.device.request())?;
-    let achieved = phantom.achieved(&backend)?;
+    let mut reporter = Reporter::new(false);
+    let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
+    let achieved = engine.run(&mut reporter, |backend, _| phantom.achieved(backend))?;
     write_volume(out, &phantom.composition, overwrite)?;
     write_volume(&mask_out, &phantom.mask.to_volume(), overwrite)?;
 
@@ -182,7 +183,7 @@ pub fn run(args: &Args) -> Result<()> {
         target_au_fraction: particle.target_au_fraction,
         composition_file: out,
         mask_file: &mask_out,
-        device: backend.describe(),
+        device: engine.backend().describe(),
     };
     if args.json {
         return super::print_json(&report);

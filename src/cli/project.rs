@@ -5,15 +5,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use indicatif::ProgressBar;
 
 use alloyfit::Volume;
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
 use alloyfit::io::{check_writable, read_volume, write_atomically, write_volume};
+use alloyfit::progress::Progress;
 use alloyfit::tomography::TiltGeometry;
 use alloyfit::tomography::noise::add_poisson_noise;
 
-use super::{DeviceArgs, TiltArgs};
+use super::{DeviceArgs, Reporter, TiltArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,20 +58,22 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let shape = volume.shape();
     let geometry = TiltGeometry::new(angles.clone(), args.n_det.unwrap_or(shape[2]), 1.0)?;
-    let backend = Backend::open(&args.device.request())?;
-    let spinner = ProgressBar::new_spinner().with_message(format!(
-        "projecting {} x {} x {} voxels at {} angles on {}",
-        shape[0],
-        shape[1],
-        shape[2],
-        angles.len(),
-        backend.describe()
-    ));
-    let mut series = backend.forward_project(&volume, &geometry)?;
+    let mut reporter = Reporter::new(false);
+    let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
+    let mut series = engine.run(&mut reporter, |backend, reporter| {
+        reporter.line(&format!(
+            "projecting {} x {} x {} voxels at {} angles on {}",
+            shape[0],
+            shape[1],
+            shape[2],
+            angles.len(),
+            backend.describe()
+        ));
+        backend.forward_project(&volume, &geometry)
+    })?;
     if let Some(dose) = args.dose {
         add_poisson_noise(&mut series, dose, args.seed).context("--dose")?;
     }
-    spinner.finish_and_clear();
     write_volume(
         &args.out,
         &Volume::new(series, volume.voxel_nm())?,
@@ -94,7 +96,7 @@ pub fn run(args: &Args) -> Result<()> {
         shape[0],
         geometry.n_det(),
         tilt_file.display(),
-        backend.describe()
+        engine.backend().describe()
     );
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use alloyfit::analysis::{Quantification, prepare_experiment};
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
 use alloyfit::experiment::LoadedExperiment;
 use alloyfit::io::{Overwrite, StagedDir, write_atomically, write_volume};
 
@@ -72,21 +72,25 @@ pub fn run(args: &Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| loaded.dir.join("quantified"));
     let staged = StagedDir::create(&target, super::overwrite_policy(args.force))?;
-    let backend = Backend::open(&args.device.request())?;
     let mut reporter = Reporter::new(args.quiet);
+    let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
     let started = Instant::now();
-    let prepared = prepare_experiment(&backend, &loaded, &mut reporter)?;
+    // The quantification outlives the backend borrow that the rest of a prepared experiment holds.
+    let (quantification, segmentations) = engine.run(&mut reporter, |backend, reporter| {
+        let prepared = prepare_experiment(backend, &loaded, reporter)?;
+        Ok((prepared.quantification, prepared.segmentations))
+    })?;
     drop(reporter);
-    let q = &prepared.quantification;
+    let q = &quantification;
     write_curve_csv(&staged.path("curve.csv"), q)?;
     write_atomically(&staged.path("quantify.json"), Overwrite::Refuse, |out| {
         serde_json::to_writer_pretty(&mut *out, q)?;
         writeln!(out)?;
         Ok(())
     })?;
-    if !prepared.segmentations.is_empty() {
+    if !segmentations.is_empty() {
         std::fs::create_dir_all(staged.path("masks"))?;
-        for (n, segmentation) in prepared.segmentations.iter().enumerate() {
+        for (n, segmentation) in segmentations.iter().enumerate() {
             let name = format!("masks/mask_{n:02}_t{}s.tif", q.times_s[n]);
             write_volume(
                 &staged.path(&name),
@@ -124,7 +128,7 @@ pub fn run(args: &Args) -> Result<()> {
         q.simulated_spread_alloyed,
         out.display(),
         started.elapsed().as_secs_f64(),
-        backend.describe()
+        engine.backend().describe()
     );
     Ok(())
 }

@@ -4,15 +4,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, ensure};
-use indicatif::{ProgressBar, ProgressStyle};
 
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
 use alloyfit::io::{check_writable, read_volume, write_atomically, write_volume};
+use alloyfit::progress::Progress;
 use alloyfit::tomography::TiltGeometry;
 use alloyfit::tomography::sirt::{SirtOptions, sirt};
 use alloyfit::volume::Mask;
 
-use super::{DeviceArgs, TiltArgs};
+use super::{DeviceArgs, Reporter, TiltArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -62,6 +62,11 @@ fn bound(text: &str, name: &str) -> Result<Option<f32>> {
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    ensure!(
+        args.iterations > 0,
+        "--iterations must be at least 1, got {}",
+        args.iterations
+    );
     let overwrite = super::overwrite_policy(args.force);
     check_writable(&args.out, overwrite)?;
     if let Some(path) = &args.residuals {
@@ -106,23 +111,22 @@ pub fn run(args: &Args) -> Result<()> {
         record_residuals: args.residuals.is_some(),
     };
     let geometry = TiltGeometry::new(angles, n_det, 1.0)?;
-    let backend = Backend::open(&args.device.request())?;
-    let progress = ProgressBar::new(args.iterations as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} iterations, {eta} left")
-            .expect("valid template"),
-    );
-    progress.set_message(format!("SIRT on {}", backend.describe()));
-    let result = sirt(
-        &backend,
-        &series,
-        &geometry,
-        shape,
-        voxel_nm,
-        &options,
-        &mut |n| progress.set_position(n as u64),
-    )
-    .with_context(|| format!("{}", args.series.display()))?;
-    progress.finish_and_clear();
+    let mut reporter = Reporter::new(false);
+    let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
+    let result = engine
+        .run(&mut reporter, |backend, reporter| {
+            reporter.line(&format!("SIRT on {}", backend.describe()));
+            sirt(
+                backend,
+                &series,
+                &geometry,
+                shape,
+                voxel_nm,
+                &options,
+                &mut |n| reporter.step("SIRT iterations", n, args.iterations),
+            )
+        })
+        .with_context(|| format!("{}", args.series.display()))?;
     write_volume(&args.out, &result.volume, overwrite)?;
     if let Some(path) = &args.residuals {
         write_atomically(path, overwrite, |out| {
@@ -137,7 +141,7 @@ pub fn run(args: &Args) -> Result<()> {
         "wrote {} ({n_k} x {n_det} x {n_det}, {} SIRT iterations on {})",
         args.out.display(),
         args.iterations,
-        backend.describe()
+        engine.backend().describe()
     );
     Ok(())
 }

@@ -8,17 +8,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::ValueEnum;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory, check_beta, prepare_mask, tau_nm2};
 use alloyfit::io::{
-    Overwrite, StagedDir, mask_from_volume, read_volume, write_atomically, write_volume,
+    Overwrite, StagedDir, check_folder_writable, mask_from_volume, read_volume, write_atomically,
+    write_volume,
 };
+use alloyfit::progress::Progress;
 use alloyfit::volume::Mask;
 
-use super::{DeviceArgs, parse_times};
+use super::{DeviceArgs, Reporter, parse_times};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -107,7 +108,7 @@ pub fn run(args: &Args) -> Result<()> {
     check_beta(args.beta).context("--beta")?;
     let times = parse_times(&args.times)?;
     let overwrite = super::overwrite_policy(args.force);
-    let staged = StagedDir::create(&args.out, overwrite)?;
+    check_folder_writable(&args.out, overwrite)?;
 
     let composition = read_volume(&args.input)?.into_volume(&args.input, args.voxel_nm)?;
     let mask_path = match (&args.mask, sibling_mask(&args.input)) {
@@ -137,44 +138,52 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
 
-    let backend = Backend::open(&args.device.request())?;
-    let started = Instant::now();
-    let mut trajectory =
-        Trajectory::new(&backend, &prepared.composition, &prepared.mask, args.beta)
-            .with_context(|| format!("{}", args.input.display()))?;
-    let last_tau = tau_nm2(args.d_m2s, *times.last().expect("times checked non-empty"));
-    let progress = ProgressBar::new(trajectory.steps_to(last_tau)).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {eta} left")
-            .expect("valid template"),
-    );
-    progress.set_message(format!("diffusing on {}", backend.describe()));
     let ext = match args.format {
         FormatArg::Tif => "tif",
         FormatArg::Mrc => "mrc",
     };
     let voxel_volume_nm3 = composition.voxel_nm().powi(3);
-    let mut rows = Vec::with_capacity(times.len());
-    let mut initial_std = None;
-    for &t_s in &times {
-        let tau = tau_nm2(args.d_m2s, t_s);
-        trajectory.advance_to_reporting(tau, &mut |steps| progress.inc(steps))?;
-        let moments = trajectory.snapshot_moments()?;
-        let std0 = *initial_std.get_or_insert(moments.std());
-        let file = format!("c_t{t_s}s.{ext}");
-        write_volume(
-            &staged.path(&file),
-            &trajectory.snapshot_volume()?,
-            Overwrite::Refuse,
-        )?;
-        rows.push(Row {
-            t_s,
-            tau_nm2: tau,
-            file,
-            total_au_nm3: moments.sum * voxel_volume_nm3,
-            alloying: 1.0 - moments.std() / std0,
-        });
-    }
-    progress.finish_and_clear();
+    let last_tau = tau_nm2(args.d_m2s, *times.last().expect("times checked non-empty"));
+    let started = Instant::now();
+    let mut reporter = Reporter::new(false);
+    let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
+    // Volumes are written as the trajectory reaches each time; the staging folder lives inside the
+    // work, so a rerun on the CPU after a GPU fault starts from an empty one.
+    let (staged, rows, steps) = engine.run(&mut reporter, |backend, reporter| {
+        let staged = StagedDir::create(&args.out, overwrite)?;
+        let mut trajectory =
+            Trajectory::new(backend, &prepared.composition, &prepared.mask, args.beta)
+                .with_context(|| format!("{}", args.input.display()))?;
+        let total_steps = trajectory.steps_to(last_tau) as usize;
+        reporter.line(&format!("diffusing on {}", backend.describe()));
+        let mut steps_done = 0;
+        let mut rows = Vec::with_capacity(times.len());
+        let mut initial_std = None;
+        for &t_s in &times {
+            let tau = tau_nm2(args.d_m2s, t_s);
+            trajectory.advance_to_reporting(tau, &mut |steps| {
+                steps_done += steps as usize;
+                reporter.step("diffusion steps", steps_done, total_steps);
+            })?;
+            let moments = trajectory.snapshot_moments()?;
+            let std0 = *initial_std.get_or_insert(moments.std());
+            let file = format!("c_t{t_s}s.{ext}");
+            write_volume(
+                &staged.path(&file),
+                &trajectory.snapshot_volume()?,
+                Overwrite::Refuse,
+            )?;
+            rows.push(Row {
+                t_s,
+                tau_nm2: tau,
+                file,
+                total_au_nm3: moments.sum * voxel_volume_nm3,
+                alloying: 1.0 - moments.std() / std0,
+            });
+        }
+        Ok((staged, rows, trajectory.full_steps_done()))
+    })?;
+    drop(reporter);
     write_atomically(&staged.path("simulation.csv"), Overwrite::Refuse, |out| {
         writeln!(out, "t_s,tau_nm2,total_au_nm3,alloying,file")?;
         for r in &rows {
@@ -190,10 +199,10 @@ pub fn run(args: &Args) -> Result<()> {
 
     let report = Report {
         out,
-        device: backend.describe(),
+        device: engine.backend().describe(),
         voxels: prepared.mask.count(),
         dropped_voxels: prepared.dropped_voxels,
-        steps: trajectory.full_steps_done(),
+        steps,
         seconds: started.elapsed().as_secs_f64(),
         rows,
     };

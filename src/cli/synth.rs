@@ -6,7 +6,7 @@ use std::time::Instant;
 use alloyfit::progress::Progress;
 use anyhow::Result;
 
-use alloyfit::backend::Backend;
+use alloyfit::backend::Engine;
 use alloyfit::diffusion::BETA_DEFAULT;
 use alloyfit::experiment::DEFAULT_TIMES_S;
 use alloyfit::imaging::{CONTRAST_RATIO_DEFAULT, ImagingParams};
@@ -80,12 +80,16 @@ pub fn run(args: &Args) -> Result<()> {
         },
         beta: BETA_DEFAULT,
     };
-    let staged = StagedDir::create(&args.out, super::overwrite_policy(args.force))?;
-    let backend = Backend::open(&args.device.request())?;
+    let overwrite = super::overwrite_policy(args.force);
     let started = Instant::now();
     let mut reporter = Reporter::new(false);
-    reporter.line(&format!("imaging on {}", backend.describe()));
-    let truth = synthesize(&backend, &config, &staged, &mut reporter)?;
+    let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
+    // The staging folder lives inside the work, so a rerun on the CPU starts from an empty one.
+    let (truth, staged) = engine.run(&mut reporter, |backend, reporter| {
+        let staged = StagedDir::create(&args.out, overwrite)?;
+        reporter.line(&format!("imaging on {}", backend.describe()));
+        Ok((synthesize(backend, &config, &staged, reporter)?, staged))
+    })?;
     drop(reporter);
     let out = staged.commit()?;
     if args.json {
@@ -100,7 +104,7 @@ pub fn run(args: &Args) -> Result<()> {
         config.seed,
         out.join("experiment.toml").display(),
         started.elapsed().as_secs_f64(),
-        backend.describe()
+        engine.backend().describe()
     );
     Ok(())
 }

@@ -2,7 +2,12 @@
 //! every compute pipeline (compiled once, at open). Kernels record into a command encoder that the
 //! caller submits, so long runs go in few submits; only small results are read back.
 
+mod fault;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+
+pub use fault::{FAULT_ENV, GpuFault, InjectedFault, LOST_AFTER_SUBMITS, find_fault};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -127,6 +132,9 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
 }
 
 fn sorted_adapters() -> Vec<wgpu::Adapter> {
+    if InjectedFault::from_env() == Some(InjectedFault::NoAdapter) {
+        return Vec::new();
+    }
     let mut adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
     adapters.sort_by_key(|a| rank(&a.get_info()));
     adapters
@@ -138,6 +146,9 @@ pub struct GpuContext {
     limits: wgpu::Limits,
     device: wgpu::Device,
     queue: wgpu::Queue,
+    health: fault::DeviceHealth,
+    injected: Option<InjectedFault>,
+    submits: AtomicUsize,
     masked_moments: wgpu::ComputePipeline,
     diffusion: wgpu::ComputePipeline,
     forward_project: wgpu::ComputePipeline,
@@ -195,16 +206,14 @@ impl GpuContext {
             (None, DeviceChoice::Auto) => Ok(None),
             (None, _) => {
                 let found: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
-                match &request.adapter {
-                    Some(filter) => bail!(
-                        "no GPU adapter matches '{filter}'; adapters found: [{}] (see `alloyfit devices`)",
-                        found.join(", ")
-                    ),
-                    None => bail!(
-                        "no GPU adapter found; install a driver (for a software GPU on Debian/Ubuntu: \
-                         apt-get install mesa-vulkan-drivers) or use --device cpu"
-                    ),
+                Err(match &request.adapter {
+                    Some(filter) => GpuFault::NoMatchingAdapter {
+                        filter: filter.clone(),
+                        found: found.join(", "),
+                    },
+                    None => GpuFault::NoAdapter,
                 }
+                .into())
             }
         }
     }
@@ -221,21 +230,30 @@ impl GpuContext {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
-        .with_context(|| format!("cannot open a device on adapter {}", summary.name))?;
-        let masked_moments = compile(&device, "masked_moments")?;
-        let diffusion = compile(&device, "diffusion")?;
-        let forward_project = compile(&device, "forward_project")?;
-        let back_project = compile(&device, "back_project")?;
-        let sirt_residual = compile(&device, "sirt_residual")?;
-        let sirt_update = compile(&device, "sirt_update")?;
-        let intensity = compile(&device, "intensity")?;
-        let blur = compile(&device, "blur")?;
-        let smooth_noise = compile(&device, "smooth_noise")?;
+        .map_err(|error| GpuFault::OpenFailed {
+            adapter: summary.name.clone(),
+            reason: error.to_string(),
+        })?;
+        let health = fault::DeviceHealth::watch(&device);
+        let injected = InjectedFault::from_env();
+        let compile = |name| compile(&device, name, &summary.name, injected);
+        let masked_moments = compile("masked_moments")?;
+        let diffusion = compile("diffusion")?;
+        let forward_project = compile("forward_project")?;
+        let back_project = compile("back_project")?;
+        let sirt_residual = compile("sirt_residual")?;
+        let sirt_update = compile("sirt_update")?;
+        let intensity = compile("intensity")?;
+        let blur = compile("blur")?;
+        let smooth_noise = compile("smooth_noise")?;
         Ok(GpuContext {
             summary,
             limits,
             device,
             queue,
+            health,
+            injected,
+            submits: AtomicUsize::new(0),
             masked_moments,
             diffusion,
             forward_project,
@@ -264,12 +282,15 @@ impl GpuContext {
             .max_storage_buffer_binding_size
             .min(self.limits.max_buffer_size);
         if bytes > limit {
-            bail!(
-                "{what} needs {bytes} bytes ({:.1} MiB) on the GPU but adapter {} allows at most {limit} bytes ({:.1} MiB) per buffer; use --device cpu or a coarser voxel size",
-                bytes as f64 / 1048576.0,
-                self.summary.name,
-                limit as f64 / 1048576.0
-            );
+            return Err(GpuFault::TooLarge {
+                what: format!(
+                    "{what} needs {bytes} bytes ({:.1} MiB) on the GPU but adapter {} allows at most {limit} bytes ({:.1} MiB) per buffer",
+                    bytes as f64 / 1048576.0,
+                    self.summary.name,
+                    limit as f64 / 1048576.0
+                ),
+            }
+            .into());
         }
         Ok(())
     }
@@ -288,15 +309,13 @@ impl GpuContext {
     pub fn upload_samples(&self, samples: &[f32]) -> Result<GpuVolume> {
         let voxel_count = Self::voxel_count("volume", samples.len())?;
         self.check_fits("volume", std::mem::size_of_val(samples) as u64)?;
-        let buffer = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("volume"),
-                contents: bytemuck::cast_slice(samples),
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-            });
+        let buffer = self.allocate(
+            "volume",
+            Contents::Bytes(bytemuck::cast_slice(samples)),
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+        )?;
         Ok(GpuVolume {
             buffer,
             voxel_count,
@@ -312,10 +331,73 @@ impl GpuContext {
 
     /// Waits until every submitted command has finished (for timing and before handing back control).
     pub fn finish(&self) -> Result<()> {
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .context("GPU device lost while waiting for work to finish")?;
+        let polled = self.device.poll(wgpu::PollType::wait_indefinitely());
+        self.check_health()?;
+        polled.context("GPU device lost while waiting for work to finish")?;
         Ok(())
+    }
+
+    /// A [`GpuFault::DeviceLost`] if the device reported a loss or an error since it was opened.
+    fn check_health(&self) -> Result<()> {
+        match self.health.failure() {
+            Some(reason) => Err(GpuFault::DeviceLost {
+                adapter: self.summary.name.clone(),
+                reason,
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Submits recorded kernels; the one place work reaches the queue, so an injected device loss
+    /// happens at a known point.
+    pub fn submit(&self, encoder: wgpu::CommandEncoder) {
+        self.queue.submit([encoder.finish()]);
+        let submitted = self.submits.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.injected == Some(InjectedFault::DeviceLost) && submitted == LOST_AFTER_SUBMITS {
+            self.device.destroy();
+        }
+    }
+
+    /// Creates a buffer under an out-of-memory error scope, so that a device without room gives a
+    /// [`GpuFault::OutOfMemory`] naming `what` instead of wgpu's default panic.
+    fn allocate(
+        &self,
+        what: &str,
+        contents: Contents,
+        usage: wgpu::BufferUsages,
+    ) -> Result<wgpu::Buffer> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let (buffer, bytes) = match contents {
+            Contents::Bytes(bytes) => (
+                self.device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some(what),
+                        contents: bytes,
+                        usage,
+                    }),
+                bytes.len() as u64,
+            ),
+            Contents::Zeroed(size) => (
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(what),
+                    size,
+                    usage,
+                    mapped_at_creation: false,
+                }),
+                size,
+            ),
+        };
+        let failed = pollster::block_on(scope.pop()).is_some();
+        if failed || self.injected == Some(InjectedFault::OutOfMemory) {
+            return Err(GpuFault::OutOfMemory {
+                adapter: self.summary.name.clone(),
+                what: what.to_owned(),
+                bytes,
+            }
+            .into());
+        }
+        Ok(buffer)
     }
 
     /// Copies `from` into `to` on the device.
@@ -329,7 +411,7 @@ impl GpuContext {
         }
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(&from.buffer, 0, &to.buffer, 0, from.buffer.size());
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder);
         Ok(())
     }
 
@@ -350,10 +432,13 @@ impl GpuContext {
         let groups = [n_j.div_ceil(ROW_GROUP), n_i, n_k];
         let max_groups = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max_groups) {
-            bail!(
-                "grid {shape:?} needs {groups:?} workgroups; adapter {} allows {max_groups} per dimension",
-                self.summary.name
-            );
+            return Err(GpuFault::TooLarge {
+                what: format!(
+                    "grid {shape:?} needs {groups:?} workgroups; adapter {} allows {max_groups} per dimension",
+                    self.summary.name
+                ),
+            }
+            .into());
         }
         let params = self.uniform("diffusion params", &[n_k, n_i, n_j, beta.to_bits()]);
         let forward = self.bind(&self.diffusion, &[&a.buffer, &b.buffer, &params]);
@@ -371,7 +456,7 @@ impl GpuContext {
                     pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
                 }
             }
-            self.queue.submit([encoder.finish()]);
+            self.submit(encoder);
             done += batch;
         }
         Ok(steps % 2 == 1)
@@ -388,22 +473,23 @@ impl GpuContext {
             params.n_angles,
         ];
         if largest.iter().any(|&g| g > max_groups) {
-            bail!(
-                "projection of {} x {} x {} voxels at {} angles needs more than {max_groups} workgroups per dimension (adapter {})",
-                params.n_k,
-                params.n_i,
-                params.n_j,
-                params.n_angles,
-                self.summary.name
-            );
+            return Err(GpuFault::TooLarge {
+                what: format!(
+                    "projection of {} x {} x {} voxels at {} angles needs more than {max_groups} workgroups per dimension (adapter {})",
+                    params.n_k,
+                    params.n_i,
+                    params.n_j,
+                    params.n_angles,
+                    self.summary.name
+                ),
+            }
+            .into());
         }
-        let rays = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("rays"),
-                contents: bytemuck::cast_slice(rays),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
+        let rays = self.allocate(
+            "rays",
+            Contents::Bytes(bytemuck::cast_slice(rays)),
+            wgpu::BufferUsages::STORAGE,
+        )?;
         let params_buffer = self.uniform("projector params", params);
         Ok(GpuGeometry {
             rays,
@@ -416,14 +502,13 @@ impl GpuContext {
     pub fn zeros(&self, len: usize) -> Result<GpuVolume> {
         let voxel_count = Self::voxel_count("buffer", len)?;
         self.check_fits("buffer", len as u64 * 4)?;
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("field"),
-            size: len as u64 * 4,
-            usage: wgpu::BufferUsages::STORAGE
+        let buffer = self.allocate(
+            "field",
+            Contents::Zeroed(len as u64 * 4),
+            wgpu::BufferUsages::STORAGE
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        )?;
         Ok(GpuVolume {
             buffer,
             voxel_count,
@@ -433,11 +518,6 @@ impl GpuContext {
     /// A command encoder for kernels recorded with the `record_*` methods.
     pub fn encoder(&self) -> wgpu::CommandEncoder {
         self.device.create_command_encoder(&Default::default())
-    }
-
-    /// Submits recorded kernels.
-    pub fn submit(&self, encoder: wgpu::CommandEncoder) {
-        self.queue.submit([encoder.finish()]);
     }
 
     fn record(
@@ -639,13 +719,11 @@ impl GpuContext {
     /// Copies mask bits (as [`Mask::to_bits`]) of `voxels` voxels to the device.
     pub fn upload_bits(&self, bits: &[u32], voxels: usize) -> Result<GpuMask> {
         let voxel_count = Self::voxel_count("mask", voxels)?;
-        let buffer = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("mask bits"),
-                contents: bytemuck::cast_slice(bits),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
+        let buffer = self.allocate(
+            "mask bits",
+            Contents::Bytes(bytemuck::cast_slice(bits)),
+            wgpu::BufferUsages::STORAGE,
+        )?;
         Ok(GpuMask {
             buffer,
             voxel_count,
@@ -663,12 +741,11 @@ impl GpuContext {
         }
         let (groups_per_row, rows) = groups_2d(values.voxel_count, WORKGROUP_SIZE as u32);
         let partial_bytes = u64::from(groups_per_row * rows) * 16;
-        let partials = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("moment partials"),
-            size: partial_bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
+        let partials = self.allocate(
+            "moment partials",
+            Contents::Zeroed(partial_bytes),
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        )?;
         let params = self.uniform("moment params", &[values.voxel_count, groups_per_row]);
         let mut encoder = self.encoder();
         self.record(
@@ -707,24 +784,23 @@ impl GpuContext {
         mut encoder: wgpu::CommandEncoder,
         source: &wgpu::Buffer,
     ) -> Result<Vec<u8>> {
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: source.size(),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = self.allocate(
+            "readback",
+            Contents::Zeroed(source.size()),
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        )?;
         encoder.copy_buffer_to_buffer(source, 0, &staging, 0, source.size());
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder);
         let (sender, receiver) = mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |result| {
             // The receiver outlives the poll below, so a failed send cannot happen.
             let _ = sender.send(result);
         });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .context("GPU device lost while waiting for results")?;
-        receiver
-            .recv()
+        let polled = self.device.poll(wgpu::PollType::wait_indefinitely());
+        let mapped = receiver.recv();
+        self.check_health()?;
+        polled.context("GPU device lost while waiting for results")?;
+        mapped
             .context("GPU readback never completed")?
             .context("cannot map the GPU readback buffer")?;
         let bytes = staging
@@ -745,9 +821,24 @@ fn groups_2d(len: u32, group_size: u32) -> (u32, u32) {
     (per_row, groups.div_ceil(per_row))
 }
 
-/// Compiles one WGSL compute shader (entry point `main`), turning validation errors into errors.
-fn compile(device: &wgpu::Device, label: &str) -> Result<wgpu::ComputePipeline> {
-    let source = shader_source(label).with_context(|| format!("no shader named {label}"))?;
+/// What a new buffer starts with.
+enum Contents<'a> {
+    Bytes(&'a [u8]),
+    Zeroed(u64),
+}
+
+/// Compiles one WGSL compute shader (entry point `main`), turning validation errors into a
+/// [`GpuFault::ShaderCompilation`]. An injected shader fault breaks the diffusion shader's source.
+fn compile(
+    device: &wgpu::Device,
+    label: &str,
+    adapter: &str,
+    injected: Option<InjectedFault>,
+) -> Result<wgpu::ComputePipeline> {
+    let mut source = shader_source(label).with_context(|| format!("no shader named {label}"))?;
+    if injected == Some(InjectedFault::Shader) && label == "diffusion" {
+        source.push_str("\nfn injected_fault() -> f32 { return undefined_name; }\n");
+    }
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
@@ -762,7 +853,12 @@ fn compile(device: &wgpu::Device, label: &str) -> Result<wgpu::ComputePipeline> 
         cache: None,
     });
     if let Some(error) = pollster::block_on(scope.pop()) {
-        bail!("shader {label}.wgsl failed to compile: {error}");
+        return Err(GpuFault::ShaderCompilation {
+            shader: label.to_owned(),
+            adapter: adapter.to_owned(),
+            reason: error.to_string(),
+        }
+        .into());
     }
     Ok(pipeline)
 }
