@@ -606,35 +606,26 @@ fn staging_left(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_fit_stopped_by_a_signal_leaves_no_partial_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    tiny_experiment(dir, "NC1");
+/// Runs `args` in `dir`, sends SIGTERM as soon as a staging path appears in `dir/watched` (mid-run,
+/// with files half there), and checks that the run exits 130 saying so, with no staging left.
+fn stop_with_a_signal_mid_run(dir: &Path, args: &[&str], watched: &str) {
+    let watched = dir.join(watched);
     let mut child = Command::new(env!("CARGO_BIN_EXE_alloyfit"))
-        .args([
-            "fit",
-            "exp/NC1/experiment.toml",
-            "--out",
-            "report",
-            "--device",
-            "cpu",
-            "--quiet",
-        ])
+        .args(args)
         .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Signal as soon as the report is being staged: mid-run, with files half there.
     let started = std::time::Instant::now();
-    while staging_left(dir).is_empty() {
+    while !watched.is_dir() || staging_left(&watched).is_empty() {
         assert!(
             started.elapsed().as_secs() < 60,
-            "the fit never started writing"
+            "{args:?} never started writing"
         );
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the fit ended before the signal"
+            "{args:?} ended before the signal"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -650,6 +641,50 @@ fn a_fit_stopped_by_a_signal_leaves_no_partial_output() {
         "{}",
         stderr(&output)
     );
+    assert!(
+        staging_left(&watched).is_empty(),
+        "{:?}",
+        staging_left(&watched)
+    );
+}
+
+#[test]
+fn a_fit_stopped_by_a_signal_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    tiny_experiment(dir, "NC1");
+    let args = [
+        "fit",
+        "exp/NC1/experiment.toml",
+        "--out",
+        "report",
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    stop_with_a_signal_mid_run(dir, &args, ".");
     assert!(!dir.join("report").exists());
-    assert!(staging_left(dir).is_empty(), "{:?}", staging_left(dir));
+}
+
+#[test]
+fn a_batch_stopped_by_a_signal_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    tiny_experiment(dir, "NC1");
+    std::fs::write(
+        dir.join("manifest.toml"),
+        "[[experiment]]\npath = \"exp/NC1/experiment.toml\"\n",
+    )
+    .unwrap();
+    let args = [
+        "batch",
+        "manifest.toml",
+        "--out",
+        "results",
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    stop_with_a_signal_mid_run(dir, &args, "results");
+    assert!(!dir.join("results/NC1").exists());
 }
