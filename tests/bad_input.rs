@@ -3,6 +3,8 @@
 //! that names the file or the field at fault, leave every file it was given byte for byte as it
 //! was, and write nothing (no output, no hidden staging file).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,43 +100,8 @@ fn copy_folder(from: &Path, to: &Path) {
 /// The fixture every case starts from: a phantom with its mask, and a tiny synthetic experiment
 /// (NC1 at 4 nm, three times) in `exp/`.
 fn fixture(dir: &Path) {
-    let steps: [&[&str]; 2] = [
-        &[
-            "phantom",
-            "NC1",
-            "--voxel-nm",
-            "4",
-            "--out",
-            "p.tif",
-            "--device",
-            "cpu",
-        ],
-        &[
-            "synth",
-            "--phantom",
-            "NC1",
-            "--d",
-            "3e-19",
-            "--voxel-nm",
-            "4",
-            "--iterations",
-            "5",
-            "--times",
-            "0,120,600",
-            "--out",
-            "exp",
-            "--device",
-            "cpu",
-        ],
-    ];
-    for args in steps {
-        let output = alloyfit(args, dir);
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    common::tiny_phantom(dir);
+    common::tiny_experiment(dir, "NC1", "exp");
     std::fs::write(dir.join("tilts.tlt"), "-60\n0\n60\n").unwrap();
 }
 

@@ -1,6 +1,8 @@
 //! The `alloyfit` binary as a user runs it: real files in temporary folders, what it prints, and
 //! how it fails.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -468,30 +470,10 @@ const BATCH: [&str; 6] = [
     "cpu",
 ];
 
-/// A tiny synthetic experiment of `phantom` in `dir/exp/<phantom>` (4 nm voxels, 3 times).
+/// A tiny synthetic experiment of `phantom` in `dir/exp/<phantom>`.
 fn tiny_experiment(dir: &Path, phantom: &str) {
-    let out = format!("exp/{phantom}");
-    let args = [
-        "synth",
-        "--phantom",
-        phantom,
-        "--d",
-        "3e-19",
-        "--voxel-nm",
-        "4",
-        "--iterations",
-        "5",
-        "--times",
-        "0,120,600",
-        "--out",
-        &out,
-        "--device",
-        "cpu",
-    ];
-    let output = alloyfit(&args, dir);
-    assert!(output.status.success(), "{}", stderr(&output));
+    common::tiny_experiment(dir, phantom, &format!("exp/{phantom}"));
 }
-
 #[test]
 fn batch_keeps_going_past_a_failure_resumes_and_summarizes() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,22 +21,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A phantom and its mask in `dir`, made on the CPU.
-fn phantom(dir: &Path) {
-    let args = [
-        "phantom",
-        "NC1",
-        "--voxel-nm",
-        "4",
-        "--out",
-        "p.tif",
-        "--device",
-        "cpu",
-    ];
-    let output = alloyfit(&args, dir, None);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-}
-
 fn simulate(dir: &Path, out: &str, device: &str, adapter: &str, fault: Option<&str>) -> Output {
     let args = [
         "simulate",
@@ -63,16 +47,19 @@ const FAULTS: [(&str, &str); 3] = [
     ("device-lost", "was lost"),
 ];
 
+/// The name of the adapter the GPU tests use (`None` only when they are skipped explicitly).
+fn test_adapter() -> Option<String> {
+    common::gpu().map(|gpu| gpu.summary().name.clone())
+}
+
 #[test]
 fn injected_faults_fall_back_under_auto_and_fail_clearly_under_gpu() {
-    let Some(gpu) = common::gpu() else {
+    let Some(adapter) = test_adapter() else {
         return;
     };
-    let adapter = gpu.summary().name.clone();
-    drop(gpu);
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    phantom(dir);
+    common::tiny_phantom(dir);
     let reference = simulate(dir, "cpu", "cpu", &adapter, None);
     assert!(reference.status.success(), "{}", text(&reference.stderr));
     let expected_csv = std::fs::read(dir.join("cpu/simulation.csv")).unwrap();
@@ -118,7 +105,7 @@ fn injected_faults_fall_back_under_auto_and_fail_clearly_under_gpu() {
 fn without_an_adapter_auto_runs_on_the_cpu_and_gpu_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    phantom(dir);
+    common::tiny_phantom(dir);
     let auto = alloyfit(
         &[
             "simulate", "--input", "p.tif", "--d", "1e-19", "--times", "0,10", "--out", "a",
@@ -147,32 +134,12 @@ fn without_an_adapter_auto_runs_on_the_cpu_and_gpu_refuses() {
 
 #[test]
 fn a_fit_that_loses_its_gpu_finishes_on_the_cpu_under_auto() {
-    let Some(gpu) = common::gpu() else {
+    let Some(adapter) = test_adapter() else {
         return;
     };
-    let adapter = gpu.summary().name.clone();
-    drop(gpu);
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let synth = [
-        "synth",
-        "--phantom",
-        "NC1",
-        "--d",
-        "3e-19",
-        "--voxel-nm",
-        "4",
-        "--iterations",
-        "5",
-        "--times",
-        "0,120,600",
-        "--out",
-        "exp",
-        "--device",
-        "cpu",
-    ];
-    let output = alloyfit(&synth, dir, None);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    common::tiny_experiment(dir, "NC1", "exp");
     let fit = |device: &str, out: &str| {
         let args = [
             "fit",
@@ -209,4 +176,68 @@ fn a_fit_that_loses_its_gpu_finishes_on_the_cpu_under_auto() {
         text(&strict.stderr)
     );
     assert!(!dir.join("strict").exists());
+}
+
+/// Keeps the warnings a run gives.
+#[derive(Default)]
+struct Warnings(Vec<String>);
+
+impl alloyfit::progress::Progress for Warnings {
+    fn line(&mut self, _text: &str) {}
+    fn warn(&mut self, text: &str) {
+        self.0.push(text.to_owned());
+    }
+    fn step(&mut self, _stage: &str, _done: usize, _total: usize) {}
+}
+
+#[test]
+fn a_volume_over_the_adapter_limit_falls_back_under_auto_and_fails_under_gpu() {
+    use alloyfit::backend::gpu::{GpuFault, find_fault};
+    use alloyfit::backend::{DeviceChoice, DeviceRequest, Engine};
+    use alloyfit::volume::{Mask, Volume};
+
+    let Some(gpu) = common::gpu() else {
+        return;
+    };
+    let summary = gpu.summary().clone();
+    drop(gpu);
+    let limit_bytes = summary
+        .max_storage_buffer_binding_size
+        .min(summary.max_buffer_size);
+    // One slice just over the limit: the smallest volume this adapter cannot hold.
+    let side = ((limit_bytes / 4) as f64).sqrt() as usize + 1;
+    let volume = Volume::zeros([1, side, side], 1.0).unwrap();
+    let mask = Mask::from_threshold(&volume, -1.0);
+    let request = |choice| DeviceRequest {
+        choice,
+        adapter: Some(summary.name.clone()),
+    };
+
+    let mut warnings = Warnings::default();
+    let mut engine = Engine::open(&request(DeviceChoice::Auto), &mut warnings).unwrap();
+    let moments = engine
+        .run(&mut warnings, |backend, _| {
+            backend.masked_moments(&volume, &mask)
+        })
+        .unwrap();
+    assert_eq!(moments.count, (side * side) as f64);
+    assert_eq!(warnings.0.len(), 1, "{:?}", warnings.0);
+    assert!(warnings.0[0].contains("CPU path"), "{:?}", warnings.0);
+
+    let mut engine = Engine::open(&request(DeviceChoice::Gpu), &mut warnings).unwrap();
+    let error = engine
+        .run(&mut warnings, |backend, _| {
+            backend.masked_moments(&volume, &mask)
+        })
+        .unwrap_err();
+    assert!(
+        matches!(find_fault(&error), Some(GpuFault::TooLarge { .. })),
+        "{error:#}"
+    );
+    let message = format!("{error:#}");
+    let needed = (side * side * 4).to_string();
+    assert!(
+        message.contains(&needed) && message.contains(&limit_bytes.to_string()),
+        "the message names neither the size nor the limit: {message}"
+    );
 }

@@ -2,7 +2,7 @@
 //! choice branches on (`--device auto` reruns on the CPU path, `--device gpu` stops), and the
 //! faults tests can inject through [`FAULT_ENV`] to exercise those paths on any adapter.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use thiserror::Error;
 
@@ -67,10 +67,20 @@ pub enum InjectedFault {
 pub const LOST_AFTER_SUBMITS: usize = 3;
 
 impl InjectedFault {
-    /// The fault [`FAULT_ENV`] asks for; an unknown name is reported once and ignored.
+    /// The fault [`FAULT_ENV`] asks for, read once per process; an unknown name is reported
+    /// once and ignored.
     pub fn from_env() -> Option<InjectedFault> {
-        let name = std::env::var(FAULT_ENV).ok()?;
-        let fault = match name.as_str() {
+        static INJECTED: OnceLock<Option<InjectedFault>> = OnceLock::new();
+        *INJECTED.get_or_init(|| {
+            let name = std::env::var(FAULT_ENV)
+                .ok()
+                .filter(|name| !name.is_empty())?;
+            InjectedFault::named(&name)
+        })
+    }
+
+    fn named(name: &str) -> Option<InjectedFault> {
+        let fault = match name {
             "no-adapter" => InjectedFault::NoAdapter,
             "shader" => InjectedFault::Shader,
             "out-of-memory" => InjectedFault::OutOfMemory,
