@@ -105,7 +105,16 @@ mod tests {
             vec![10.0, 0.0, -10.0]
         );
         assert_eq!(parse_tilt_spec("0:1:0.1").unwrap().len(), 11);
-        for bad in ["", "1:2", "0:10:-1", "0:10:0", "a,b", "nan", "inf,0"] {
+        for bad in [
+            "",
+            "1:2",
+            "0:10:-1",
+            "0:10:0",
+            "a,b",
+            "nan",
+            "inf,0",
+            "0:1e300:1e-300",
+        ] {
             assert!(parse_tilt_spec(bad).is_err(), "'{bad}' should be refused");
         }
     }
