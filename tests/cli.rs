@@ -344,7 +344,7 @@ fn tomography_commands_refuse_mismatched_input() {
                 "--out",
                 "r.tif",
             ],
-            "at least one iteration",
+            "--iterations must be at least 1",
         ),
         (
             &[
