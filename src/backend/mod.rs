@@ -85,7 +85,12 @@ impl Engine {
     pub fn open<P: Progress + ?Sized>(request: &DeviceRequest, progress: &mut P) -> Result<Engine> {
         let backend = match Backend::open(request) {
             Ok(Backend::Cpu) if request.choice == DeviceChoice::Auto => {
-                progress.line("no hardware GPU adapter found; running on the CPU path");
+                progress.line(&match &request.adapter {
+                    Some(filter) => {
+                        format!("no GPU adapter matches '{filter}'; running on the CPU path")
+                    }
+                    None => "no hardware GPU adapter found; running on the CPU path".to_owned(),
+                });
                 Backend::Cpu
             }
             Ok(backend) => backend,
