@@ -48,9 +48,9 @@ fn write_mrc(path: &Path, [nz, ny, nx]: [u32; 3], value: f32) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// The shape ([k, i, j]) of the tiny experiment's reconstructions.
-fn reconstruction_shape(dir: &Path) -> [u32; 3] {
-    let output = alloyfit(&["info", "exp/recon_00_t0s.tif", "--json"], dir);
+/// The shape ([k, i, j]) of the volume `file` in `dir`, as `alloyfit info` reads it.
+fn shape_of(dir: &Path, file: &str) -> [u32; 3] {
+    let output = alloyfit(&["info", file, "--json"], dir);
     let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let shape: Vec<u32> = info["shape"]
         .as_array()
@@ -59,6 +59,11 @@ fn reconstruction_shape(dir: &Path) -> [u32; 3] {
         .map(|n| n.as_u64().unwrap() as u32)
         .collect();
     [shape[0], shape[1], shape[2]]
+}
+
+/// The shape of the tiny experiment's reconstructions.
+fn reconstruction_shape(dir: &Path) -> [u32; 3] {
+    shape_of(dir, "exp/recon_00_t0s.tif")
 }
 
 fn alloyfit(args: &[&str], dir: &Path) -> std::process::Output {
@@ -330,17 +335,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "simulate: empty mask",
-        setup: |d| {
-            let output = alloyfit(&["info", "p.tif", "--json"], d);
-            let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-            let shape: Vec<u32> = info["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n.as_u64().unwrap() as u32)
-                .collect();
-            write_mrc(&d.join("m.mrc"), [shape[0], shape[1], shape[2]], 0.0);
-        },
+        setup: |d| write_mrc(&d.join("m.mrc"), shape_of(d, "p.tif"), 0.0),
         args: SIMULATE,
         expected: &["m.mrc", "empty"],
     },

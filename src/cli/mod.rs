@@ -244,6 +244,15 @@ impl Reporter {
         bar
     }
 
+    /// A time-stamped line on stderr, above the bar if one is showing.
+    fn print(&self, text: &str) {
+        let line = self.stamped(text);
+        match &self.bar {
+            Some((_, bar)) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
     fn finish_bar(&mut self) {
         if let Some((_, bar)) = self.bar.take() {
             bar.finish_and_clear();
@@ -256,19 +265,11 @@ impl alloyfit::progress::Progress for Reporter {
         if self.quiet {
             return;
         }
-        let line = self.stamped(text);
-        match &self.bar {
-            Some((_, bar)) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
-        }
+        self.print(text);
     }
 
     fn warn(&mut self, text: &str) {
-        let line = self.stamped(&format!("warning: {text}"));
-        match &self.bar {
-            Some((_, bar)) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
-        }
+        self.print(&format!("warning: {text}"));
     }
 
     fn step(&mut self, stage: &str, done: usize, total: usize) {

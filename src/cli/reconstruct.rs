@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, ensure};
 
 use alloyfit::backend::Engine;
-use alloyfit::io::{check_writable, read_volume, write_atomically, write_volume};
+use alloyfit::io::{check_writable, mask_from_volume, read_volume, write_atomically, write_volume};
 use alloyfit::progress::Progress;
 use alloyfit::tomography::TiltGeometry;
 use alloyfit::tomography::sirt::{SirtOptions, sirt};
-use alloyfit::volume::Mask;
 
 use super::{DeviceArgs, Reporter, TiltArgs};
 
@@ -98,7 +97,7 @@ pub fn run(args: &Args) -> Result<()> {
                 path.display(),
                 volume.shape()
             );
-            Some(Mask::from_threshold(&volume, 0.0))
+            Some(mask_from_volume(&volume, path)?)
         }
         None => None,
     };

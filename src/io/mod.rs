@@ -80,7 +80,7 @@ pub enum Format {
 }
 
 /// The format a file name's extension says.
-pub fn format_of(path: &Path) -> Result<Format> {
+fn format_of(path: &Path) -> Result<Format> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

@@ -7,7 +7,8 @@ mod fault;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-pub use fault::{FAULT_ENV, GpuFault, InjectedFault, LOST_AFTER_SUBMITS, find_fault};
+pub use fault::{GpuFault, find_fault};
+use fault::{InjectedFault, LOST_AFTER_SUBMITS};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
