@@ -5,6 +5,8 @@
 
 use rayon::prelude::*;
 
+use super::{Vectorised, run_vectorised};
+
 /// The value voxels outside the mask hold.
 pub const OUTSIDE: f32 = -1.0;
 
@@ -34,7 +36,11 @@ pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out:
                 k_plus: (k + 1 < n_k).then(|| planes(k + 1)).flatten(),
                 n_j,
             };
-            update_plane(around, beta, out_plane);
+            run_vectorised(UpdatePlane {
+                around,
+                beta,
+                out: out_plane,
+            });
         });
 }
 
@@ -47,22 +53,18 @@ struct Planes<'a> {
     n_j: usize,
 }
 
-/// Updates one k-plane. The body is compiled twice: for 8-wide AVX2 registers where the CPU has
-/// them (checked at run time) and for the baseline. FMA stays off on purpose: the arithmetic is then
-/// the same in both builds, so CPU results do not depend on the machine.
-fn update_plane(around: Planes, beta: f32, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2; checked just above.
-        return unsafe { update_plane_avx2(around, beta, out) };
-    }
-    plane_kernel(around, beta, out);
+/// Updates one k-plane.
+struct UpdatePlane<'a> {
+    around: Planes<'a>,
+    beta: f32,
+    out: &'a mut [f32],
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn update_plane_avx2(around: Planes, beta: f32, out: &mut [f32]) {
-    plane_kernel(around, beta, out);
+impl Vectorised for UpdatePlane<'_> {
+    #[inline(always)]
+    fn run(self) {
+        plane_kernel(self.around, self.beta, self.out);
+    }
 }
 
 #[inline(always)]

@@ -1,7 +1,12 @@
 //! Shared by the CPU twins of `shaders/forward_project.wgsl` and `shaders/back_project.wgsl`: the
 //! per-angle ray parameters and the Joseph interpolation coordinate, computed in f32 with the same
 //! operations as the shaders' `ray_coordinate`, so that the back projector reproduces the forward
-//! projector's weights exactly.
+//! projector's weights exactly; and the slice blocks both CPU projectors work on.
+//!
+//! Every k-slice is the same 2D problem, so the CPU projectors take [`LANES`] slices at once: a
+//! [`SliceBlock`] interleaves them voxel by voxel, each ray step's index and weight are computed
+//! once for all of them, and the arithmetic on the voxels is one 8-wide vector operation. Per slice
+//! the operations and their order are those of the one-slice loop, so results do not change.
 
 /// One tilt angle as the kernels see it (f32, as on the GPU).
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
@@ -70,45 +75,99 @@ pub fn ray_coordinate(ray: &Ray, u: f32, n: u32, p: &ProjectorParams) -> f32 {
     }
 }
 
-/// The forward projector's weight of the voxel at `index` (column for rows-stepping rays, row for
-/// column-stepping ones) on a ray crossing at coordinate `t`: linear interpolation between
-/// floor(t) and floor(t) + 1, with the same operations as the forward projector.
-/// Written as two selects, not branches: which case applies changes from voxel to voxel, and
-/// mispredicted branches cost more than the arithmetic.
-#[inline(always)]
-pub fn joseph_weight(t: f32, index: f32) -> f32 {
-    let lower = t.floor();
-    let w = t - lower;
-    let at_lower = if lower == index { 1.0 - w } else { 0.0 };
-    let at_upper = if lower + 1.0 == index { w } else { 0.0 };
-    at_lower + at_upper
+/// Slices projected together: one AVX2 register of f32.
+pub const LANES: usize = 8;
+
+/// One voxel position of the [`LANES`] slices of a block.
+pub type Lanes = [f32; LANES];
+
+/// [`LANES`] consecutive k-slices, interleaved (entry (row, column) holds that voxel of each
+/// slice), with a ring of zero entries around the slice: a ray step that reads or adds to the voxel
+/// pair (floor t, floor t + 1) then needs no check beyond whether the pair touches the slice at
+/// all. Lanes past the last slice stay zero.
+pub struct SliceBlock {
+    entries: Vec<Lanes>,
+    /// The first slice of the block.
+    first_k: usize,
 }
 
-/// Detector pixels whose ray may give the voxel at `index` (on step `n`) a non-zero weight: those
-/// whose coordinate on step `n` lies within one voxel of `index`, i.e. within `pixels_per_voxel` of
-/// the pixel whose ray crosses the voxel's centre. Returns the first candidate; there are
-/// [`candidate_count`] of them (the same for every voxel of a ray, so the loop over them is
-/// predictable). Flooring the window's start keeps every such pixel despite rounding; the weights
-/// then decide exactly. Candidates off the detector must be skipped.
+impl SliceBlock {
+    /// An all-zero block for slices `first_k`…
+    pub fn zeros(first_k: usize, p: &ProjectorParams) -> SliceBlock {
+        let entries = vec![[0.0; LANES]; (p.n_i as usize + 2) * (p.n_j as usize + 2)];
+        SliceBlock { entries, first_k }
+    }
+
+    /// The block of `slices` (`[k][i][j]`, at most [`LANES`] of them), the first being `first_k`.
+    pub fn gather(slices: &[f32], first_k: usize, p: &ProjectorParams) -> SliceBlock {
+        let mut block = SliceBlock::zeros(first_k, p);
+        let n_j = p.n_j as usize;
+        for (lane, slice) in slices.chunks_exact((p.n_i * p.n_j) as usize).enumerate() {
+            for (i, row) in slice.chunks_exact(n_j).enumerate() {
+                let start = (i + 1) * (n_j + 2) + 1;
+                for (entry, &voxel) in block.entries[start..start + n_j].iter_mut().zip(row) {
+                    entry[lane] = voxel;
+                }
+            }
+        }
+        block
+    }
+
+    /// Writes the block into `slices`, the inverse of [`SliceBlock::gather`].
+    pub fn scatter(&self, slices: &mut [f32], p: &ProjectorParams) {
+        let n_j = p.n_j as usize;
+        for (lane, slice) in slices
+            .chunks_exact_mut((p.n_i * p.n_j) as usize)
+            .enumerate()
+        {
+            for (i, row) in slice.chunks_exact_mut(n_j).enumerate() {
+                let start = (i + 1) * (n_j + 2) + 1;
+                for (voxel, entry) in row.iter_mut().zip(&self.entries[start..start + n_j]) {
+                    *voxel = entry[lane];
+                }
+            }
+        }
+    }
+
+    pub fn first_k(&self) -> usize {
+        self.first_k
+    }
+
+    /// How many of the lanes hold a slice of a volume with `n_k` slices.
+    pub fn lanes_used(&self, n_k: u32) -> usize {
+        (n_k as usize - self.first_k).min(LANES)
+    }
+
+    pub fn entries(&self) -> &[Lanes] {
+        &self.entries
+    }
+
+    pub fn entries_mut(&mut self) -> &mut [Lanes] {
+        &mut self.entries
+    }
+}
+
+/// Walks the ray of detector coordinate `u` through a slice, as Joseph's projector does: at each
+/// step n (a row for rows-stepping rays, a column otherwise) whose voxel pair touches the slice, it
+/// calls `visit(lower, upper, w)` with the [`SliceBlock`] entries of the voxels at floor(t) and
+/// floor(t) + 1, which carry weights 1 − w and w.
 #[inline(always)]
-pub fn first_candidate(ray: &Ray, n: u32, index: u32, p: &ProjectorParams) -> i64 {
-    // u of the ray through the voxel's centre, then its (fractional) detector pixel.
-    let u = if ray.steps_rows == 1 {
-        let x = index as f32 + 0.5 - p.n_j as f32 / 2.0;
-        let y = p.n_i as f32 / 2.0 - n as f32 - 0.5;
-        x * ray.cos + y * ray.sin
+pub fn walk_ray(ray: &Ray, u: f32, p: &ProjectorParams, mut visit: impl FnMut(usize, usize, f32)) {
+    let width = p.n_j as usize + 2;
+    let (steps, across, stride_along, stride_across) = if ray.steps_rows == 1 {
+        (p.n_i, p.n_j, width, 1)
     } else {
-        let x = n as f32 + 0.5 - p.n_j as f32 / 2.0;
-        let y = p.n_i as f32 / 2.0 - index as f32 - 0.5;
-        x * ray.cos + y * ray.sin
+        (p.n_j, p.n_i, 1, width)
     };
-    let centre = u / p.pitch - 0.5 + p.n_det as f32 / 2.0;
-    (centre - ray.pixels_per_voxel).floor() as i64
-}
-
-/// How many pixels from [`first_candidate`] on can touch a voxel: the window is
-/// 2·`pixels_per_voxel` wide, and its floored start adds up to one more.
-#[inline(always)]
-pub fn candidate_count(ray: &Ray) -> i64 {
-    (2.0 * ray.pixels_per_voxel).ceil() as i64 + 1
+    for n in 0..steps {
+        let t = ray_coordinate(ray, u, n, p);
+        let lower = t.floor();
+        // The pair (lower, lower + 1) touches the slice for lower in [−1, across − 1]; the zero
+        // ring holds the one voxel of the pair that may lie outside.
+        if lower >= -1.0 && lower < across as f32 {
+            let w = t - lower;
+            let at = (n as usize + 1) * stride_along + (lower + 1.0) as usize * stride_across;
+            visit(at, at + stride_across, w);
+        }
+    }
 }
