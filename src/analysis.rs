@@ -109,7 +109,6 @@ pub fn prepare_experiment<'a>(
     let voxel_nm = e.particle.voxel_nm;
     let imaging = e.imaging_params(&loaded.dir)?;
     let mut segmentations = Vec::new();
-    let mut measured = Vec::new();
     let mut reconstructions = Vec::new();
     let (initial_composition, initial_mask, measured_alpha) =
         match (&e.data.reconstructions, &e.data.curve) {
@@ -124,10 +123,6 @@ pub fn prepare_experiment<'a>(
                     }
                     let segmentation = segment(&volume, e.data.erosion_voxels)
                         .with_context(|| format!("{}", path.display()))?;
-                    measured.push(
-                        measure(&volume, &segmentation)
-                            .with_context(|| format!("{}", path.display()))?,
-                    );
                     segmentations.push(segmentation);
                     reconstructions.push(volume);
                     progress.step("segmenting", n + 1, files.len());
@@ -184,6 +179,15 @@ pub fn prepare_experiment<'a>(
         None => None,
     };
     let prepared = prepare_mask(&initial_composition, &initial_mask, reshaped.as_ref())?;
+    let measured = reconstructions
+        .iter()
+        .zip(&segmentations)
+        .zip(&e.data.times_s)
+        .map(|((volume, segmentation), t_s)| {
+            measure(volume, segmentation, &prepared.mask)
+                .with_context(|| format!("the reconstruction at {t_s} s"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let alloyed = uniform_in(&prepared.mask, e.particle.mean_au_fraction)?;
     progress.line(&format!(
         "preparing the imaging chain on {} ({} voxels in the mask)",
@@ -199,7 +203,11 @@ pub fn prepare_experiment<'a>(
             let volume = read_reconstruction(&path, voxel_nm)?;
             let segmentation = segment(&volume, e.data.erosion_voxels)
                 .with_context(|| format!("{}", path.display()))?;
-            Some(measure(&volume, &segmentation)?.slice_spread)
+            Some(
+                measure(&volume, &segmentation, &prepared.mask)
+                    .with_context(|| format!("{}", path.display()))?
+                    .slice_spread,
+            )
         }
         (None, last) => last.map(|m: &Measured| m.slice_spread),
     };

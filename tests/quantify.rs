@@ -66,7 +66,7 @@ fn segmentation_recovers_the_particle_volume() {
         )
         .unwrap();
         assert!(map.data().iter().all(|c| (0.0..=1.0).contains(c)));
-        let measured = measure(&reconstruction, &segmentation).unwrap();
+        let measured = measure(&reconstruction, &segmentation, &segmentation.mask).unwrap();
         assert!(
             measured.spread > 0.1,
             "core-shell spread {}",
