@@ -60,29 +60,50 @@ fn fit_experiment(loaded: &LoadedExperiment, mode: FitMode, correction: Correcti
     .unwrap()
 }
 
-/// NC1 at 2 nm with the bundled example's 30 SIRT iterations, noise seed 7, fitted with seed 8.
-/// Over 20 noise seeds this setting gave D = 2.709 ± 0.013 (scatter) with a mean SD of 0.021, all 20
-/// within 2 SD of the truth (docs/PERFORMANCE.md). With 20 iterations the reconstruction blurs the
-/// core-shell interface enough that the two-phase start biases D by −5.5%, beyond its SD; 2 nm is the
-/// coarsest voxel that resolves it (at 3 nm D comes out +28%). NR1 needs the 0.5 nm of DESIGN.md §5
-/// (at 1 nm, its shell 3 voxels thick, D comes out −55%), too slow for CI.
-#[test]
-fn recovers_a_known_d_within_ten_percent_and_two_sd() {
+/// Synthesises `phantom` with `d_true` (noise seed 7), fits it back (seed 8) and checks that D lands
+/// within `tolerance` of the truth. The distance in SDs is printed, not asserted: the SD (DESIGN.md
+/// §4.6) comes from the residuals, about 1e-3 in α, while the start state comes from the t = 0
+/// reconstruction, whose segmented mask rounds the particle's edges and stretches it along the beam.
+/// That bias is many SDs (docs/PERFORMANCE.md): NC1 at 2 nm gives +1.4% with the segmented mask and
+/// +0.15% with the true one.
+fn assert_recovers(phantom: &str, voxel_nm: f64, d_true: f64, iterations: usize, tolerance: f64) {
     let dir = tempfile::tempdir().unwrap();
-    let (phantom, voxel_nm, d_true) = ("NC1", 2.0, 2.7e-19);
-    let loaded = synthetic(phantom, d_true, voxel_nm, &PAPER_TIMES_S, 30, dir.path());
+    let loaded = synthetic(
+        phantom,
+        d_true,
+        voxel_nm,
+        &PAPER_TIMES_S,
+        iterations,
+        dir.path(),
+    );
     let outcome = fit_experiment(&loaded, FitMode::Table, Correction::Corrected);
     let z = (outcome.d_m2s - d_true) / outcome.sd_m2s;
     eprintln!(
         "{phantom}: D = {:.4e} ± {:.2e} (truth {d_true:e}, {z:+.2} SD), MSE {:.2e}, warnings {:?}",
         outcome.d_m2s, outcome.sd_m2s, outcome.mse, outcome.warnings
     );
+    let error = outcome.d_m2s / d_true - 1.0;
     assert!(
-        (outcome.d_m2s / d_true - 1.0).abs() < 0.1,
-        "{}",
-        outcome.d_m2s
+        error.abs() < tolerance,
+        "{phantom}: D {:e} is {:+.1}% off",
+        outcome.d_m2s,
+        100.0 * error
     );
-    assert!(z.abs() < 2.0, "truth {z:+.2} SD away");
+}
+
+/// NC1 at 2 nm with the bundled example's 30 SIRT iterations. With 20 iterations the reconstruction
+/// blurs the core-shell interface enough to bias D by −5%; 2 nm is the coarsest voxel that resolves
+/// it (at 3 nm D comes out +28%).
+#[test]
+fn recovers_the_d_of_a_cube() {
+    assert_recovers("NC1", 2.0, 2.7e-19, 30, 0.1);
+}
+
+/// NR1 at the 0.5 nm of DESIGN.md §5. Coarser voxels fail: at 1 nm the shell is 3 voxels thick and
+/// the t = 0 segmentation cuts into it (25% too few voxels); at 0.75 nm D comes out +15%.
+#[test]
+fn recovers_the_d_of_a_rod() {
+    assert_recovers("NR1", 0.5, 3.4e-19, 50, 0.1);
 }
 
 /// The table's knot count comes from this measurement: a table of 65 knots is subsampled to 9, 17
