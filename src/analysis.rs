@@ -182,10 +182,10 @@ pub fn prepare_experiment<'a>(
     let measured = reconstructions
         .iter()
         .zip(&segmentations)
-        .zip(&e.data.times_s)
-        .map(|((volume, segmentation), t_s)| {
+        .zip(e.data.reconstructions.iter().flatten())
+        .map(|((volume, segmentation), file)| {
             measure(volume, segmentation, &prepared.mask)
-                .with_context(|| format!("the reconstruction at {t_s} s"))
+                .with_context(|| format!("{}", loaded.resolve(file).display()))
         })
         .collect::<Result<Vec<_>>>()?;
     let alloyed = uniform_in(&prepared.mask, e.particle.mean_au_fraction)?;
