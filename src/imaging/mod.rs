@@ -124,17 +124,26 @@ pub fn central_row(n_i: usize) -> usize {
     n_i / 2
 }
 
-/// `mask` restricted to the central row's (k, j) plane; an error if the particle misses that plane.
+/// How far inside the particle's surface the noise is measured. The blurred edge, not the noise,
+/// would otherwise make most of the central slice's CV on a thin rod (NR3 at 0.5 nm: the noise-free
+/// CV was 97% of the measured one, and the calibrated dose 12 for a true 100).
+pub const NOISE_SLICE_DEPTH_VOXELS: usize = 3;
+
+/// `mask`, less its outer [`NOISE_SLICE_DEPTH_VOXELS`] layers, restricted to the central row's
+/// (k, j) plane; an error if nothing of the particle is left there.
 pub fn noise_slice_mask(mask: &Mask) -> Result<Mask> {
     let row = central_row(mask.shape()[1]);
-    let mut data = mask.data().clone();
+    let shape = mask.shape();
+    let inside = mask.data().as_slice().expect("standard layout");
+    let interior = quantify::erode(inside, shape, NOISE_SLICE_DEPTH_VOXELS);
+    let mut data = Array3::from_shape_vec(shape, interior)?;
     for ((_, i, _), inside) in data.indexed_iter_mut() {
         *inside &= i == row;
     }
     let slice = Mask::new(data, mask.voxel_nm())?;
     ensure!(
         slice.count() > 0,
-        "the particle does not reach the central slice (row {row}) that holds the tilt axis"
+        "the particle's interior ({NOISE_SLICE_DEPTH_VOXELS} voxels in) does not reach the central slice (row {row}) that holds the tilt axis"
     );
     Ok(slice)
 }

@@ -177,7 +177,7 @@ fn fill_holes(mask: &mut [bool], shape: [usize; 3]) -> usize {
 }
 
 /// `mask` shrunk by `steps` 6-connected erosions (a voxel stays if all its face neighbours are in).
-fn erode(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
+pub(crate) fn erode(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
     let mut current = mask.to_vec();
     for _ in 0..steps {
         current = (0..current.len())
