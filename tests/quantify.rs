@@ -6,8 +6,10 @@ use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::dose::calibrate_dose;
 use alloyfit::imaging::quantify::{composition_map, measure, segment};
-use alloyfit::imaging::{ImagingChain, ImagingParams, Noise};
+use alloyfit::imaging::{ImagingChain, ImagingParams, Noise, central_row, noise_slice_mask};
 use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
+use alloyfit::volume::Mask;
+use ndarray::Array3;
 
 fn phantom(name: &str, voxel_nm: f64) -> Phantom {
     let options = PhantomOptions {
@@ -117,4 +119,32 @@ fn calibrated_dose_reproduces_the_measured_noise() {
             "dose {dose} for {true_dose}"
         );
     }
+}
+
+/// The noise is measured 3 voxels in from the surface (NOISE_SLICE_DEPTH_VOXELS), and a particle too
+/// thin for that keeps as many layers as it has: a 13-voxel cube loses 3, a 5-voxel one 2 (it has a
+/// single voxel left at 2 layers in), and a 1-voxel-thick plate none.
+#[test]
+fn noise_slice_goes_as_deep_as_the_particle_allows() {
+    let cube = |edge: usize| {
+        let (lo, hi) = (8 - edge / 2, 8 - edge / 2 + edge);
+        let inside = |n: usize| (lo..hi).contains(&n);
+        Mask::new(
+            Array3::from_shape_fn([16, 16, 16], |(k, i, j)| {
+                inside(k) && inside(i) && inside(j)
+            }),
+            1.0,
+        )
+        .unwrap()
+    };
+    for (edge, expected) in [(13, 7 * 7), (5, 1)] {
+        let slice = noise_slice_mask(&cube(edge)).unwrap();
+        assert_eq!(slice.count(), expected, "cube of edge {edge}");
+    }
+    let plate = Mask::new(
+        Array3::from_shape_fn([16, 16, 16], |(_, i, _)| i == central_row(16)),
+        1.0,
+    )
+    .unwrap();
+    assert_eq!(noise_slice_mask(&plate).unwrap().count(), 16 * 16);
 }

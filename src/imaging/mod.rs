@@ -7,7 +7,7 @@
 pub mod dose;
 pub mod quantify;
 
-use anyhow::{Result, ensure};
+use anyhow::{Result, bail, ensure};
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 
@@ -130,22 +130,23 @@ pub fn central_row(n_i: usize) -> usize {
 pub const NOISE_SLICE_DEPTH_VOXELS: usize = 3;
 
 /// `mask`, less its outer [`NOISE_SLICE_DEPTH_VOXELS`] layers, restricted to the central row's
-/// (k, j) plane; an error if nothing of the particle is left there.
+/// (k, j) plane. A particle too thin for that (a few voxels across) loses fewer layers, down to none;
+/// an error if the particle misses the plane altogether.
 pub fn noise_slice_mask(mask: &Mask) -> Result<Mask> {
-    let row = central_row(mask.shape()[1]);
     let shape = mask.shape();
+    let row = central_row(shape[1]);
     let inside = mask.data().as_slice().expect("standard layout");
-    let interior = quantify::erode(inside, shape, NOISE_SLICE_DEPTH_VOXELS);
-    let mut data = Array3::from_shape_vec(shape, interior)?;
-    for ((_, i, _), inside) in data.indexed_iter_mut() {
-        *inside &= i == row;
+    for depth in (0..=NOISE_SLICE_DEPTH_VOXELS).rev() {
+        let mut data = Array3::from_shape_vec(shape, quantify::erode(inside, shape, depth))?;
+        for ((_, i, _), inside) in data.indexed_iter_mut() {
+            *inside &= i == row;
+        }
+        let slice = Mask::new(data, mask.voxel_nm())?;
+        if slice.count() > 0 {
+            return Ok(slice);
+        }
     }
-    let slice = Mask::new(data, mask.voxel_nm())?;
-    ensure!(
-        slice.count() > 0,
-        "the particle's interior ({NOISE_SLICE_DEPTH_VOXELS} voxels in) does not reach the central slice (row {row}) that holds the tilt axis"
-    );
-    Ok(slice)
+    bail!("the particle does not reach the central slice (row {row}) that holds the tilt axis")
 }
 
 /// The chain for one grid, geometry and analysis mask on one backend, with its buffers, SIRT
