@@ -13,7 +13,7 @@ use crate::experiment::{
 };
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
-    Measured, Segmentation, composition_map, measure, segment, two_phase,
+    Measured, Segmentation, analysis_mask, composition_map, measure, segment, two_phase,
 };
 use crate::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
@@ -121,8 +121,8 @@ pub fn prepare_experiment<'a>(
                         check_same_grid("reconstructions", Volume::grid(first), volume.grid())
                             .with_context(|| format!("{}", path.display()))?;
                     }
-                    let segmentation = segment(&volume, e.data.erosion_voxels)
-                        .with_context(|| format!("{}", path.display()))?;
+                    let segmentation =
+                        segment(&volume).with_context(|| format!("{}", path.display()))?;
                     segmentations.push(segmentation);
                     reconstructions.push(volume);
                     progress.step("segmenting", n + 1, files.len());
@@ -179,12 +179,13 @@ pub fn prepare_experiment<'a>(
         None => None,
     };
     let prepared = prepare_mask(&initial_composition, &initial_mask, reshaped.as_ref())?;
+    let analysis = analysis_mask(&prepared.mask, e.data.erosion_voxels)?;
     let measured = reconstructions
         .iter()
         .zip(&segmentations)
         .zip(e.data.reconstructions.iter().flatten())
         .map(|((volume, segmentation), file)| {
-            measure(volume, segmentation, &prepared.mask)
+            measure(volume, segmentation, &analysis)
                 .with_context(|| format!("{}", loaded.resolve(file).display()))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -194,17 +195,16 @@ pub fn prepare_experiment<'a>(
         backend.describe(),
         prepared.mask.count()
     ));
-    let mut chain = ImagingChain::new(backend, &imaging, &prepared.mask)?;
+    let mut chain = ImagingChain::new(backend, &imaging, &analysis)?;
     let alloyed_state = Trajectory::new(backend, &alloyed, &prepared.mask, e.fit.beta)?;
     let noise_cv = match (&e.data.noise_reconstruction, measured.last()) {
         (Some(file), _) => {
             let path = loaded.resolve(file);
             progress.line(&format!("measuring the noise on {}", path.display()));
             let volume = read_reconstruction(&path, voxel_nm)?;
-            let segmentation = segment(&volume, e.data.erosion_voxels)
-                .with_context(|| format!("{}", path.display()))?;
+            let segmentation = segment(&volume).with_context(|| format!("{}", path.display()))?;
             Some(
-                measure(&volume, &segmentation, &prepared.mask)
+                measure(&volume, &segmentation, &analysis)
                     .with_context(|| format!("{}", path.display()))?
                     .slice_spread,
             )

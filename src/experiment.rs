@@ -59,7 +59,8 @@ pub struct DataSection {
     /// A mask that replaces the particle mask for the simulation (DESIGN.md §4.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reshaped_mask: Option<PathBuf>,
-    /// Erode segmented masks by this many voxels.
+    /// Measure spreads (in the reconstructions and in the simulations alike) this many voxels in
+    /// from the particle's surface; the simulation still runs in the whole particle.
     #[serde(default)]
     pub erosion_voxels: usize,
     /// How the t = 0 reconstruction becomes the simulation's initial composition.

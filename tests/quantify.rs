@@ -5,7 +5,7 @@ use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::dose::calibrate_dose;
-use alloyfit::imaging::quantify::{composition_map, measure, segment};
+use alloyfit::imaging::quantify::{analysis_mask, composition_map, measure, segment};
 use alloyfit::imaging::{ImagingChain, ImagingParams, Noise, central_row, noise_slice_mask};
 use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
 use alloyfit::volume::Mask;
@@ -46,7 +46,7 @@ fn segmentation_recovers_the_particle_volume() {
             .masked_moments(&particle.composition, &particle.mask)
             .unwrap()
             .mean();
-        let segmentation = segment(&reconstruction, 0).unwrap();
+        let segmentation = segment(&reconstruction).unwrap();
         let truth = particle.mask.count() as f64;
         let found = segmentation.mask.count() as f64;
         eprintln!(
@@ -124,19 +124,35 @@ fn calibrated_dose_reproduces_the_measured_noise() {
 /// The noise is measured 3 voxels in from the surface (NOISE_SLICE_DEPTH_VOXELS), and a particle too
 /// thin for that keeps as many layers as it has: a 13-voxel cube loses 3, a 5-voxel one 2 (it has a
 /// single voxel left at 2 layers in), and a 1-voxel-thick plate none.
+/// A cube of `edge` voxels in the middle of a 16³ grid.
+fn cube(edge: usize) -> Mask {
+    let (lo, hi) = (8 - edge / 2, 8 - edge / 2 + edge);
+    let inside = |n: usize| (lo..hi).contains(&n);
+    Mask::new(
+        Array3::from_shape_fn([16, 16, 16], |(k, i, j)| {
+            inside(k) && inside(i) && inside(j)
+        }),
+        1.0,
+    )
+    .unwrap()
+}
+
+#[test]
+fn analysis_mask_loses_the_surface_layers_and_refuses_to_vanish() {
+    let particle = cube(7);
+    for (erosion, edge) in [(0, 7), (1, 5), (3, 1)] {
+        assert_eq!(
+            analysis_mask(&particle, erosion).unwrap().count(),
+            edge * edge * edge,
+            "erosion by {erosion}"
+        );
+    }
+    let error = analysis_mask(&particle, 4).unwrap_err().to_string();
+    assert!(error.contains("data.erosion_voxels = 4"), "{error}");
+}
+
 #[test]
 fn noise_slice_goes_as_deep_as_the_particle_allows() {
-    let cube = |edge: usize| {
-        let (lo, hi) = (8 - edge / 2, 8 - edge / 2 + edge);
-        let inside = |n: usize| (lo..hi).contains(&n);
-        Mask::new(
-            Array3::from_shape_fn([16, 16, 16], |(k, i, j)| {
-                inside(k) && inside(i) && inside(j)
-            }),
-            1.0,
-        )
-        .unwrap()
-    };
     for (edge, expected) in [(13, 7 * 7), (5, 1)] {
         let slice = noise_slice_mask(&cube(edge)).unwrap();
         assert_eq!(slice.count(), expected, "cube of edge {edge}");

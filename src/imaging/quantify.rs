@@ -176,6 +176,23 @@ fn fill_holes(mask: &mut [bool], shape: [usize; 3]) -> usize {
     filled
 }
 
+/// The mask spreads are measured in: the simulation's particle mask less its outer `erosion_voxels`
+/// layers. Only the measurement is eroded; the particle still diffuses in all of `particle`, so an
+/// erosion that keeps the blurred surface out of the spread does not shrink the particle.
+pub fn analysis_mask(particle: &Mask, erosion_voxels: usize) -> Result<Mask> {
+    let shape = particle.shape();
+    let inside = particle.data().as_slice().expect("standard layout");
+    let eroded = Mask::new(
+        Array3::from_shape_vec(shape, erode(inside, shape, erosion_voxels))?,
+        particle.voxel_nm(),
+    )?;
+    ensure!(
+        eroded.count() > 0,
+        "data.erosion_voxels = {erosion_voxels} leaves nothing of the particle to measure; use a smaller erosion"
+    );
+    Ok(eroded)
+}
+
 /// `mask` shrunk by `steps` 6-connected erosions (a voxel stays if all its face neighbours are in).
 pub(crate) fn erode(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
     let mut current = mask.to_vec();
@@ -227,8 +244,8 @@ fn half_height_cut(volume: &Volume, shape: [usize; 3], background: f64) -> Resul
     Ok((corrected, threshold))
 }
 
-/// Segments the particle in a reconstruction (DESIGN.md §4.4), eroding by `erosion_voxels`.
-pub fn segment(volume: &Volume, erosion_voxels: usize) -> Result<Segmentation> {
+/// Segments the particle in a reconstruction (DESIGN.md §4.4).
+pub fn segment(volume: &Volume) -> Result<Segmentation> {
     let shape = volume.shape();
     let values = volume.as_slice();
     if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
@@ -259,12 +276,7 @@ pub fn segment(volume: &Volume, erosion_voxels: usize) -> Result<Segmentation> {
     let dropped_voxels = sizes.iter().skip(1).sum();
     let mut inside = largest.data().as_slice().expect("standard layout").to_vec();
     let filled_voxels = fill_holes(&mut inside, shape);
-    let inside = erode(&inside, shape, erosion_voxels);
     let mask = Mask::new(Array3::from_shape_vec(shape, inside)?, volume.voxel_nm())?;
-    ensure!(
-        mask.count() > 0,
-        "erosion by {erosion_voxels} voxels left nothing of the particle; use a smaller erosion"
-    );
     Ok(Segmentation {
         mask,
         background,
