@@ -46,6 +46,9 @@ pub struct Quantification {
     /// Voxels of the simulation's mask, and those dropped from it (outside its largest component).
     pub simulation_voxels: usize,
     pub dropped_voxels: usize,
+    /// Voxels of the analysis mask every spread is measured in (the simulation's, eroded by
+    /// `data.erosion_voxels`).
+    pub analysis_voxels: usize,
     /// The simulation mask's volume.
     pub volume_nm3: f64,
     /// Longest over shortest side of the box around the simulation mask along the volume axes
@@ -273,6 +276,7 @@ pub fn prepare_experiment<'a>(
         simulated_spread_alloyed,
         simulation_voxels: prepared.mask.count(),
         dropped_voxels: prepared.dropped_voxels,
+        analysis_voxels: analysis.count(),
         volume_nm3: prepared.mask.count() as f64 * voxel_nm.powi(3),
         aspect_ratio: prepared.mask.extent_voxels().map_or(f64::NAN, |extent| {
             let longest = extent.iter().max().copied().unwrap_or(1);

@@ -1,6 +1,7 @@
 //! Quantifying a measured reconstruction (DESIGN.md §4.4): the background from a band around the
-//! particle, the particle mask (Otsu threshold, largest 6-connected component, holes filled,
-//! optional erosion), the spread inside it, and the composition map that starts a simulation.
+//! particle, the particle mask (Otsu threshold, largest 6-connected component, holes filled), the
+//! analysis mask (that particle, optionally eroded), the spread inside it, and the composition map
+//! that starts a simulation.
 //! These run once per file on the host; the statistics they share with the chain (masked moments)
 //! use the same reference kernel.
 
