@@ -13,7 +13,8 @@ use crate::experiment::{
 };
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
-    Measured, Segmentation, analysis_mask, composition_map, measure, segment, two_phase,
+    AnalysisRegion, Measured, Segmentation, analysis_mask, composition_map, measure, segment,
+    two_phase,
 };
 use crate::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
@@ -183,12 +184,13 @@ pub fn prepare_experiment<'a>(
     };
     let prepared = prepare_mask(&initial_composition, &initial_mask, reshaped.as_ref())?;
     let analysis = analysis_mask(&prepared.mask, e.data.erosion_voxels)?;
+    let region = AnalysisRegion::new(&analysis)?;
     let measured = reconstructions
         .iter()
         .zip(&segmentations)
         .zip(e.data.reconstructions.iter().flatten())
         .map(|((volume, segmentation), file)| {
-            measure(volume, segmentation, &analysis)
+            measure(volume, segmentation, &region)
                 .with_context(|| format!("{}", loaded.resolve(file).display()))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -207,7 +209,7 @@ pub fn prepare_experiment<'a>(
             let volume = read_reconstruction(&path, voxel_nm)?;
             let segmentation = segment(&volume).with_context(|| format!("{}", path.display()))?;
             Some(
-                measure(&volume, &segmentation, &analysis)
+                measure(&volume, &segmentation, &region)
                     .with_context(|| format!("{}", path.display()))?
                     .slice_spread,
             )

@@ -5,7 +5,9 @@ use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::dose::calibrate_dose;
-use alloyfit::imaging::quantify::{analysis_mask, composition_map, measure, segment};
+use alloyfit::imaging::quantify::{
+    AnalysisRegion, analysis_mask, composition_map, measure, segment,
+};
 use alloyfit::imaging::{ImagingChain, ImagingParams, Noise, central_row, noise_slice_mask};
 use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
 use alloyfit::volume::Mask;
@@ -68,7 +70,8 @@ fn segmentation_recovers_the_particle_volume() {
         )
         .unwrap();
         assert!(map.data().iter().all(|c| (0.0..=1.0).contains(c)));
-        let measured = measure(&reconstruction, &segmentation, &segmentation.mask).unwrap();
+        let region = AnalysisRegion::new(&segmentation.mask).unwrap();
+        let measured = measure(&reconstruction, &segmentation, &region).unwrap();
         assert!(
             measured.spread > 0.1,
             "core-shell spread {}",
@@ -121,9 +124,6 @@ fn calibrated_dose_reproduces_the_measured_noise() {
     }
 }
 
-/// The noise is measured 3 voxels in from the surface (NOISE_SLICE_DEPTH_VOXELS), and a particle too
-/// thin for that keeps as many layers as it has: a 13-voxel cube loses 3, a 5-voxel one 2 (it has a
-/// single voxel left at 2 layers in), and a 1-voxel-thick plate none.
 /// A cube of `edge` voxels in the middle of a 16³ grid.
 fn cube(edge: usize) -> Mask {
     let (lo, hi) = (8 - edge / 2, 8 - edge / 2 + edge);
@@ -151,6 +151,9 @@ fn analysis_mask_loses_the_surface_layers_and_refuses_to_vanish() {
     assert!(error.contains("data.erosion_voxels = 4"), "{error}");
 }
 
+/// The noise is measured 3 voxels in from the surface (NOISE_SLICE_DEPTH_VOXELS), and a particle too
+/// thin for that keeps as many layers as it has: a 13-voxel cube loses 3, a 5-voxel one 2 (it has a
+/// single voxel left at 2 layers in), and a 1-voxel-thick plate none.
 #[test]
 fn noise_slice_goes_as_deep_as_the_particle_allows() {
     for (edge, expected) in [(13, 7 * 7), (5, 1)] {

@@ -135,9 +135,8 @@ pub const NOISE_SLICE_DEPTH_VOXELS: usize = 3;
 pub fn noise_slice_mask(mask: &Mask) -> Result<Mask> {
     let shape = mask.shape();
     let row = central_row(shape[1]);
-    let inside = mask.data().as_slice().expect("standard layout");
     for depth in (0..=NOISE_SLICE_DEPTH_VOXELS).rev() {
-        let mut data = Array3::from_shape_vec(shape, quantify::erode(inside, shape, depth))?;
+        let mut data = quantify::eroded_mask(mask, depth)?.data().clone();
         for ((_, i, _), inside) in data.indexed_iter_mut() {
             *inside &= i == row;
         }

@@ -181,12 +181,7 @@ fn fill_holes(mask: &mut [bool], shape: [usize; 3]) -> usize {
 /// layers. Only the measurement is eroded; the particle still diffuses in all of `particle`, so an
 /// erosion that keeps the blurred surface out of the spread does not shrink the particle.
 pub fn analysis_mask(particle: &Mask, erosion_voxels: usize) -> Result<Mask> {
-    let shape = particle.shape();
-    let inside = particle.data().as_slice().expect("standard layout");
-    let eroded = Mask::new(
-        Array3::from_shape_vec(shape, erode(inside, shape, erosion_voxels))?,
-        particle.voxel_nm(),
-    )?;
+    let eroded = eroded_mask(particle, erosion_voxels)?;
     ensure!(
         eroded.count() > 0,
         "data.erosion_voxels = {erosion_voxels} leaves nothing of the particle to measure; use a smaller erosion"
@@ -194,8 +189,18 @@ pub fn analysis_mask(particle: &Mask, erosion_voxels: usize) -> Result<Mask> {
     Ok(eroded)
 }
 
+/// [`erode`] for a [`Mask`].
+pub(crate) fn eroded_mask(mask: &Mask, steps: usize) -> Result<Mask> {
+    let shape = mask.shape();
+    let inside = mask.data().as_slice().expect("standard layout");
+    Ok(Mask::new(
+        Array3::from_shape_vec(shape, erode(inside, shape, steps))?,
+        mask.voxel_nm(),
+    )?)
+}
+
 /// `mask` shrunk by `steps` 6-connected erosions (a voxel stays if all its face neighbours are in).
-pub(crate) fn erode(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
+fn erode(mask: &[bool], shape: [usize; 3], steps: usize) -> Vec<bool> {
     let mut current = mask.to_vec();
     for _ in 0..steps {
         current = (0..current.len())
@@ -296,19 +301,40 @@ fn subtract_background(volume: &Volume, background: f64) -> Vec<f32> {
         .collect()
 }
 
+/// An analysis mask as [`measure`] reads it: its bits and its noise slice's, derived once for all
+/// the reconstructions measured in it.
+pub struct AnalysisRegion {
+    grid: ([usize; 3], f64),
+    bits: Vec<u32>,
+    slice_bits: Vec<u32>,
+}
+
+impl AnalysisRegion {
+    pub fn new(analysis: &Mask) -> Result<AnalysisRegion> {
+        Ok(AnalysisRegion {
+            grid: analysis.grid(),
+            bits: analysis.to_bits(),
+            slice_bits: super::noise_slice_mask(analysis)?.to_bits(),
+        })
+    }
+}
+
 /// Moments of `volume − background` (the segmentation's background) inside `analysis` and on its
 /// central slice. `analysis` is the mask the simulation measures its spreads in, the same for every
 /// time point: experiment and simulation then follow one rule (DESIGN.md §4.3). A mask segmented
 /// afresh at each time would not: as Au reaches the surface the segmentation takes in more of the
 /// blurred edge (NR1 at 0.5 nm: +1.8% voxels by 600 s), whose low values raise the spread, and the
 /// measured α then stops short of 1 while the simulated one does not.
-pub fn measure(volume: &Volume, segmentation: &Segmentation, analysis: &Mask) -> Result<Measured> {
+pub fn measure(
+    volume: &Volume,
+    segmentation: &Segmentation,
+    analysis: &AnalysisRegion,
+) -> Result<Measured> {
     let background = segmentation.background;
-    check_same_grid("reconstruction and mask", volume.grid(), analysis.grid())?;
+    check_same_grid("reconstruction and mask", volume.grid(), analysis.grid)?;
     let corrected = subtract_background(volume, background);
-    let moments = masked_moments(&corrected, &analysis.to_bits());
-    let slice = super::noise_slice_mask(analysis)?;
-    let slice_moments: Moments = masked_moments(&corrected, &slice.to_bits());
+    let moments = masked_moments(&corrected, &analysis.bits);
+    let slice_moments: Moments = masked_moments(&corrected, &analysis.slice_bits);
     Ok(Measured {
         spread: moments.coefficient_of_variation(),
         slice_spread: slice_moments.coefficient_of_variation(),
