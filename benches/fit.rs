@@ -12,7 +12,7 @@ use alloyfit::backend::{Backend, DeviceChoice, DeviceRequest};
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory, tau_nm2};
 use alloyfit::experiment::{DEFAULT_TIMES_S, LoadedExperiment};
 use alloyfit::fit::{TABLE_POINTS_DEFAULT, fit};
-use alloyfit::imaging::{ImagingChain, ImagingParams, Noise};
+use alloyfit::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise};
 use alloyfit::io::{Overwrite, StagedDir};
 use alloyfit::phantom::{PhantomOptions, find_particle, voxelize};
 use alloyfit::progress::Silent;
@@ -42,7 +42,12 @@ fn chain_run(c: &mut Criterion, name: &str, backend: &Backend) {
         sirt_iterations: SIRT_ITERATIONS,
         ..ImagingParams::defaults(voxel)
     };
-    let mut chain = ImagingChain::new(backend, &params, &phantom.mask).unwrap();
+    let mut chain = ImagingChain::new(
+        backend,
+        &params,
+        &AnalysisRegion::new(&phantom.mask).unwrap(),
+    )
+    .unwrap();
     let mut state =
         Trajectory::new(backend, &phantom.composition, &phantom.mask, BETA_DEFAULT).unwrap();
     state.advance_to(tau_nm2(2.7e-19, 60.0)).unwrap();

@@ -13,10 +13,9 @@ use crate::experiment::{
 };
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
-    AnalysisRegion, Measured, Segmentation, analysis_mask, composition_map, measure, segment,
-    two_phase,
+    Measured, Segmentation, analysis_mask, composition_map, measure, segment, two_phase,
 };
-use crate::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree};
+use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
 use crate::progress::Progress;
@@ -200,7 +199,7 @@ pub fn prepare_experiment<'a>(
         backend.describe(),
         prepared.mask.count()
     ));
-    let mut chain = ImagingChain::new(backend, &imaging, &analysis)?;
+    let mut chain = ImagingChain::new(backend, &imaging, &region)?;
     let alloyed_state = Trajectory::new(backend, &alloyed, &prepared.mask, e.fit.beta)?;
     let noise_cv = match (&e.data.noise_reconstruction, measured.last()) {
         (Some(file), _) => {

@@ -16,7 +16,7 @@ use crate::diffusion::{Trajectory, tau_nm2};
 use crate::experiment::{
     DataSection, DoseSetting, Experiment, FitSection, ImagingSection, InitialState, ParticleSection,
 };
-use crate::imaging::{ImagingChain, ImagingParams, Noise};
+use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise};
 use crate::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically, write_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
 use crate::progress::Progress;
@@ -94,7 +94,11 @@ pub fn synthesize(
     let mean_au_fraction = Backend::Cpu
         .masked_moments(&phantom.composition, &phantom.mask)?
         .mean();
-    let mut chain = ImagingChain::new(backend, &config.imaging, &phantom.mask)?;
+    let mut chain = ImagingChain::new(
+        backend,
+        &config.imaging,
+        &AnalysisRegion::new(&phantom.mask)?,
+    )?;
     let mut trajectory =
         Trajectory::new(backend, &phantom.composition, &phantom.mask, config.beta)?;
     let mut files = Vec::with_capacity(config.times_s.len());

@@ -9,7 +9,9 @@ use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::backend::cpu::blur::{BlurParams, blur_pass};
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
-use alloyfit::imaging::{ImagingChain, ImagingParams, Noise, alloying_degree, gaussian_taps};
+use alloyfit::imaging::{
+    AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree, gaussian_taps,
+};
 use alloyfit::io::tilts::parse_tilt_spec;
 use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
 use ndarray::Array3;
@@ -32,7 +34,12 @@ fn alloyed(phantom: &Phantom) -> Volume {
 }
 
 fn spreads(backend: &Backend, params: &ImagingParams, phantom: &Phantom, noise: Noise) -> [f64; 2] {
-    let mut chain = ImagingChain::new(backend, params, &phantom.mask).unwrap();
+    let mut chain = ImagingChain::new(
+        backend,
+        params,
+        &AnalysisRegion::new(&phantom.mask).unwrap(),
+    )
+    .unwrap();
     [phantom.composition.clone(), alloyed(phantom)].map(|c| {
         let state = Trajectory::new(backend, &c, &phantom.mask, BETA_DEFAULT).unwrap();
         chain.image(&state, noise, false).unwrap().spread()
@@ -102,7 +109,8 @@ fn alloying_through_chain(backend: &Backend, noise: Noise) -> [f64; 4] {
     let nc1 = phantom("NC1", 3.0);
     let mut params = ImagingParams::defaults(3.0);
     params.sirt_iterations = 20;
-    let mut chain = ImagingChain::new(backend, &params, &nc1.mask).unwrap();
+    let mut chain =
+        ImagingChain::new(backend, &params, &AnalysisRegion::new(&nc1.mask).unwrap()).unwrap();
     let mut state = Trajectory::new(backend, &nc1.composition, &nc1.mask, BETA_DEFAULT).unwrap();
     let initial = chain.image(&state, noise, false).unwrap().spread();
     state.advance_to(40.0).unwrap();
@@ -153,7 +161,12 @@ fn noise_is_reproducible_from_its_seed() {
     let nc1 = phantom("NC1", 3.0);
     let mut params = ImagingParams::defaults(3.0);
     params.sirt_iterations = 5;
-    let mut chain = ImagingChain::new(&Backend::Cpu, &params, &nc1.mask).unwrap();
+    let mut chain = ImagingChain::new(
+        &Backend::Cpu,
+        &params,
+        &AnalysisRegion::new(&nc1.mask).unwrap(),
+    )
+    .unwrap();
     let state = Trajectory::new(&Backend::Cpu, &nc1.composition, &nc1.mask, BETA_DEFAULT).unwrap();
     let mut reconstruct = |noise| {
         chain

@@ -5,10 +5,10 @@ use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::dose::calibrate_dose;
-use alloyfit::imaging::quantify::{
-    AnalysisRegion, analysis_mask, composition_map, measure, segment,
+use alloyfit::imaging::quantify::{analysis_mask, composition_map, measure, segment};
+use alloyfit::imaging::{
+    AnalysisRegion, ImagingChain, ImagingParams, Noise, central_row, noise_slice_mask,
 };
-use alloyfit::imaging::{ImagingChain, ImagingParams, Noise, central_row, noise_slice_mask};
 use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
 use alloyfit::volume::Mask;
 use ndarray::Array3;
@@ -27,7 +27,12 @@ fn segmentation_recovers_the_particle_volume() {
         let particle = phantom(name, voxel_nm);
         let mut params = ImagingParams::defaults(voxel_nm);
         params.sirt_iterations = 30;
-        let mut chain = ImagingChain::new(&Backend::Cpu, &params, &particle.mask).unwrap();
+        let mut chain = ImagingChain::new(
+            &Backend::Cpu,
+            &params,
+            &AnalysisRegion::new(&particle.mask).unwrap(),
+        )
+        .unwrap();
         let state = Trajectory::new(
             &Backend::Cpu,
             &particle.composition,
@@ -85,7 +90,12 @@ fn calibrated_dose_reproduces_the_measured_noise() {
     let nc1 = phantom("NC1", 3.0);
     let mut params = ImagingParams::defaults(3.0);
     params.sirt_iterations = 20;
-    let mut chain = ImagingChain::new(&Backend::Cpu, &params, &nc1.mask).unwrap();
+    let mut chain = ImagingChain::new(
+        &Backend::Cpu,
+        &params,
+        &AnalysisRegion::new(&nc1.mask).unwrap(),
+    )
+    .unwrap();
     let alloyed = Trajectory::new(
         &Backend::Cpu,
         &uniform_in(&nc1.mask, 0.22).unwrap(),

@@ -148,6 +148,25 @@ pub fn noise_slice_mask(mask: &Mask) -> Result<Mask> {
     bail!("the particle does not reach the central slice (row {row}) that holds the tilt axis")
 }
 
+/// The mask every spread is measured in, as the chain and [`quantify::measure`] read it: its bits
+/// and its noise slice's, derived once for all the volumes measured in it.
+pub struct AnalysisRegion {
+    pub(crate) grid: ([usize; 3], f64),
+    pub(crate) bits: Vec<u32>,
+    pub(crate) slice_bits: Vec<u32>,
+}
+
+impl AnalysisRegion {
+    pub fn new(analysis: &Mask) -> Result<AnalysisRegion> {
+        ensure!(analysis.count() > 0, "the analysis mask is empty");
+        Ok(AnalysisRegion {
+            grid: analysis.grid(),
+            bits: analysis.to_bits(),
+            slice_bits: noise_slice_mask(analysis)?.to_bits(),
+        })
+    }
+}
+
 /// The chain for one grid, geometry and analysis mask on one backend, with its buffers, SIRT
 /// weights and noise field prepared once and reused for every state it images.
 pub struct ImagingChain<'a> {
@@ -178,13 +197,15 @@ struct ChainBuffers<K: Kernels> {
 }
 
 impl<'a> ImagingChain<'a> {
-    /// Prepares the chain for volumes on `mask`'s grid; spreads are measured inside `mask`.
-    pub fn new(backend: &'a Backend, params: &ImagingParams, mask: &Mask) -> Result<Self> {
+    /// Prepares the chain for volumes on `region`'s grid; spreads are measured inside `region`.
+    pub fn new(
+        backend: &'a Backend,
+        params: &ImagingParams,
+        region: &AnalysisRegion,
+    ) -> Result<Self> {
         params.check()?;
-        ensure!(mask.count() > 0, "the analysis mask is empty");
-        let (shape, voxel_nm) = mask.grid();
+        let (shape, voxel_nm) = region.grid;
         let geometry = TiltGeometry::for_volume(params.tilt_angles_deg.clone(), shape)?;
-        let slice = noise_slice_mask(mask)?;
         let sirt = SirtOptions {
             iterations: params.sirt_iterations,
             ..SirtOptions::default()
@@ -195,13 +216,10 @@ impl<'a> ImagingChain<'a> {
         let rays = geometry.rays();
         let projector = geometry.params(shape)?;
         let setup = ChainSetup {
-            shape,
-            voxel_nm,
             series_len: series_shape.iter().product(),
             sirt: &sirt,
             taps: taps.as_deref(),
-            analysis: mask,
-            slice: &slice,
+            region,
         };
         let prepared = match backend {
             Backend::Cpu => Prepared::Cpu(Box::new(ChainBuffers::new(
@@ -280,13 +298,10 @@ impl<'a> ImagingChain<'a> {
 }
 
 struct ChainSetup<'s> {
-    shape: [usize; 3],
-    voxel_nm: f64,
     series_len: usize,
     sirt: &'s SirtOptions,
     taps: Option<&'s [f32]>,
-    analysis: &'s Mask,
-    slice: &'s Mask,
+    region: &'s AnalysisRegion,
 }
 
 struct ChainRun<'r> {
@@ -299,14 +314,9 @@ struct ChainRun<'r> {
 
 impl<K: Kernels> ChainBuffers<K> {
     fn new(kernels: K, setup: &ChainSetup) -> Result<Self> {
-        let volume_len: usize = setup.shape.iter().product();
-        let sirt = SirtSolver::new(
-            &kernels,
-            setup.shape,
-            setup.voxel_nm,
-            setup.series_len,
-            setup.sirt,
-        )?;
+        let (shape, voxel_nm) = setup.region.grid;
+        let volume_len: usize = shape.iter().product();
+        let sirt = SirtSolver::new(&kernels, shape, voxel_nm, setup.series_len, setup.sirt)?;
         let taps = match setup.taps {
             Some(taps) => Some((kernels.upload(taps)?, (taps.len() / 2) as u32)),
             None => None,
@@ -314,8 +324,8 @@ impl<K: Kernels> ChainBuffers<K> {
         Ok(ChainBuffers {
             sirt,
             taps,
-            analysis: kernels.upload_bits(&setup.analysis.to_bits(), volume_len)?,
-            slice: kernels.upload_bits(&setup.slice.to_bits(), volume_len)?,
+            analysis: kernels.upload_bits(&setup.region.bits, volume_len)?,
+            slice: kernels.upload_bits(&setup.region.slice_bits, volume_len)?,
             intensity: kernels.zeros(volume_len)?,
             scratch: kernels.zeros(volume_len)?,
             series: kernels.zeros(setup.series_len)?,

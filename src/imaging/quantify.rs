@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::backend::Moments;
 use crate::backend::cpu::masked_moments::masked_moments;
+use crate::imaging::AnalysisRegion;
 use crate::volume::{Mask, Volume, check_same_grid, face_neighbours};
 
 /// Histogram bins of the Otsu threshold.
@@ -299,24 +300,6 @@ fn subtract_background(volume: &Volume, background: f64) -> Vec<f32> {
         .iter()
         .map(|&v| (f64::from(v) - background) as f32)
         .collect()
-}
-
-/// An analysis mask as [`measure`] reads it: its bits and its noise slice's, derived once for all
-/// the reconstructions measured in it.
-pub struct AnalysisRegion {
-    grid: ([usize; 3], f64),
-    bits: Vec<u32>,
-    slice_bits: Vec<u32>,
-}
-
-impl AnalysisRegion {
-    pub fn new(analysis: &Mask) -> Result<AnalysisRegion> {
-        Ok(AnalysisRegion {
-            grid: analysis.grid(),
-            bits: analysis.to_bits(),
-            slice_bits: super::noise_slice_mask(analysis)?.to_bits(),
-        })
-    }
 }
 
 /// Moments of `volume − background` (the segmentation's background) inside `analysis` and on its
