@@ -4,6 +4,7 @@
 
 pub mod brent;
 pub mod pchip;
+pub mod uncertainty;
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use crate::progress::Progress;
 use crate::volume::Volume;
 use brent::minimize;
 use pchip::Pchip;
+use uncertainty::{PointCovariance, standard_deviation};
 
 /// Table knots, uniform in √τ from 0 to saturation: 33 keep the interpolation error in α at 9e-4
 /// (measured by tests/fit.rs on NC1; 25 gave 1.8e-3), under a measured curve's noise.
@@ -207,7 +209,11 @@ impl SpreadModel for ExactModel<'_, '_> {
 #[derive(Debug, Clone, Serialize)]
 pub struct FitOutcome {
     pub d_m2s: f64,
+    /// SD(D) with the error the measured points share through S(0) (see [`uncertainty`]).
     pub sd_m2s: f64,
+    /// SD(D) as if the points' errors were independent, σ/√(Σ J_k²): DESIGN.md §4.6's formula,
+    /// which the shared error makes too small.
+    pub sd_independent_m2s: f64,
     pub log10_d: f64,
     pub mse: f64,
     pub times_s: Vec<f64>,
@@ -311,7 +317,17 @@ pub fn fit<'a>(
         .filter(|&k| fitted(k))
         .map(|k| q.alpha[k] - alpha_fit[k])
         .collect();
-    let sd_m2s = standard_deviation(&residuals, &sensitivities);
+    let fitted_points: Vec<usize> = (0..times_s.len()).filter(|&k| fitted(k)).collect();
+    let covariance = match q.measured {
+        Some(_) => PointCovariance::of_spread_ratios(&q.alpha, &fitted_points, correction),
+        None => PointCovariance::independent(fitted_points.len()),
+    };
+    let sd_m2s = standard_deviation(&residuals, &sensitivities, &covariance)?;
+    let sd_independent_m2s = standard_deviation(
+        &residuals,
+        &sensitivities,
+        &PointCovariance::independent(fitted_points.len()),
+    )?;
     let reference_curves = [1e-19, 1e-18]
         .into_iter()
         .map(|d| Ok((d, alpha_of(d, model)?)))
@@ -322,6 +338,7 @@ pub fn fit<'a>(
     Ok(FitOutcome {
         d_m2s,
         sd_m2s,
+        sd_independent_m2s,
         log10_d: minimum.x,
         mse: minimum.value,
         alpha_measured: q.alpha.clone(),
@@ -381,57 +398,4 @@ fn diffuse_through_times<'a>(
         at_time(prepared, &trajectory, n)?;
     }
     Ok(trajectory.full_steps_done())
-}
-
-/// SD(D) = σ/√(Σ J_k²), σ² = Σ r_k²/(K − 1) (DESIGN.md §4.6).
-pub fn standard_deviation(residuals: &[f64], sensitivities: &[f64]) -> f64 {
-    let k = residuals.len() as f64;
-    let sigma2 = residuals.iter().map(|r| r * r).sum::<f64>() / (k - 1.0);
-    let information = sensitivities.iter().map(|j| j * j).sum::<f64>();
-    (sigma2 / information).sqrt()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-    use rand_distr::{Distribution, Normal};
-
-    /// y_k = D·x_k + ε, ε ~ N(0, σ²): least squares gives Var(D̂) = σ²/Σ x_k², and J_k = x_k, so
-    /// the SD formula must match the spread of D̂ over many noise draws.
-    #[test]
-    fn sd_formula_matches_theory_for_a_linear_model() {
-        let (d_true, sigma) = (2.0, 0.05);
-        let x: Vec<f64> = (1..=9).map(|k| f64::from(k) / 9.0).collect();
-        let sxx: f64 = x.iter().map(|v| v * v).sum();
-        let mut rng = ChaCha8Rng::seed_from_u64(42);
-        let noise = Normal::new(0.0, sigma).unwrap();
-        let (mut estimates, mut sds) = (Vec::new(), Vec::new());
-        for _ in 0..4000 {
-            let y: Vec<f64> = x
-                .iter()
-                .map(|&v| d_true * v + noise.sample(&mut rng))
-                .collect();
-            let d_hat = x.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>() / sxx;
-            let residuals: Vec<f64> = x.iter().zip(&y).map(|(a, b)| b - d_hat * a).collect();
-            estimates.push(d_hat);
-            sds.push(standard_deviation(&residuals, &x));
-        }
-        let n = estimates.len() as f64;
-        let mean = estimates.iter().sum::<f64>() / n;
-        let empirical = (estimates.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let theory = sigma / sxx.sqrt();
-        let mean_sd = sds.iter().sum::<f64>() / n;
-        assert!(
-            (empirical / theory - 1.0).abs() < 0.05,
-            "{empirical} vs {theory}"
-        );
-        // The formula's σ uses K − 1, as DESIGN.md says; with one parameter fitted the unbiased
-        // variance would use K − 1 too, so the mean SD lands within 10% of theory.
-        assert!(
-            (mean_sd / theory - 1.0).abs() < 0.1,
-            "{mean_sd} vs {theory}"
-        );
-    }
 }
