@@ -281,8 +281,8 @@ pub fn fit<'a>(
             &mut exact
         }
     };
-    let fitted = |k: usize| times_s[k] > 0.0;
-    let fit_points = (0..times_s.len()).filter(|&k| fitted(k)).count();
+    // t = 0 is α = 0 by definition on both sides: it normalises the curves and is not fitted.
+    let fitted_points: Vec<usize> = (0..times_s.len()).filter(|&k| times_s[k] > 0.0).collect();
     let alpha_of = |d: f64, model: &mut dyn SpreadModel| -> Result<Vec<f64>> {
         Ok(simulated_alpha(
             &model.spreads(d)?,
@@ -292,11 +292,11 @@ pub fn fit<'a>(
     };
     let mut objective = |log10_d: f64| -> Result<f64> {
         let alpha = alpha_of(10f64.powf(log10_d), model)?;
-        Ok((0..times_s.len())
-            .filter(|&k| fitted(k))
-            .map(|k| (q.alpha[k] - alpha[k]).powi(2))
+        Ok(fitted_points
+            .iter()
+            .map(|&k| (q.alpha[k] - alpha[k]).powi(2))
             .sum::<f64>()
-            / fit_points as f64)
+            / fitted_points.len() as f64)
     };
     let minimum = minimize(
         &mut objective,
@@ -309,15 +309,14 @@ pub fn fit<'a>(
     let alpha_fit = alpha_of(d_m2s, model)?;
     let up = alpha_of(d_m2s * (1.0 + JACOBIAN_RELATIVE_STEP), model)?;
     let down = alpha_of(d_m2s * (1.0 - JACOBIAN_RELATIVE_STEP), model)?;
-    let sensitivities: Vec<f64> = (0..times_s.len())
-        .filter(|&k| fitted(k))
-        .map(|k| (up[k] - down[k]) / (2.0 * JACOBIAN_RELATIVE_STEP * d_m2s))
+    let sensitivities: Vec<f64> = fitted_points
+        .iter()
+        .map(|&k| (up[k] - down[k]) / (2.0 * JACOBIAN_RELATIVE_STEP * d_m2s))
         .collect();
-    let residuals: Vec<f64> = (0..times_s.len())
-        .filter(|&k| fitted(k))
-        .map(|k| q.alpha[k] - alpha_fit[k])
+    let residuals: Vec<f64> = fitted_points
+        .iter()
+        .map(|&k| q.alpha[k] - alpha_fit[k])
         .collect();
-    let fitted_points: Vec<usize> = (0..times_s.len()).filter(|&k| fitted(k)).collect();
     let covariance = match q.measured {
         Some(_) => PointCovariance::of_spread_ratios(&q.alpha, &fitted_points, correction),
         None => PointCovariance::independent(fitted_points.len()),
