@@ -317,16 +317,20 @@ pub fn fit<'a>(
         .iter()
         .map(|&k| q.alpha[k] - alpha_fit[k])
         .collect();
-    let covariance = match q.measured {
-        Some(_) => PointCovariance::of_spread_ratios(&q.alpha, &fitted_points, correction),
-        None => PointCovariance::independent(fitted_points.len()),
-    };
-    let sd_m2s = standard_deviation(&residuals, &sensitivities, &covariance)?;
     let sd_independent_m2s = standard_deviation(
         &residuals,
         &sensitivities,
         &PointCovariance::independent(fitted_points.len()),
     )?;
+    // A curve read from a file was not made from spreads here: its points count as independent.
+    let sd_m2s = match q.measured {
+        Some(_) => standard_deviation(
+            &residuals,
+            &sensitivities,
+            &PointCovariance::of_spread_ratios(&q.alpha, &fitted_points, correction),
+        )?,
+        None => sd_independent_m2s,
+    };
     let reference_curves = [1e-19, 1e-18]
         .into_iter()
         .map(|d| Ok((d, alpha_of(d, model)?)))

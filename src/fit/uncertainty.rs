@@ -52,11 +52,7 @@ impl PointCovariance {
             .collect();
         let matrix = rows
             .iter()
-            .map(|a| {
-                rows.iter()
-                    .map(|b| a.iter().zip(b).map(|(x, y)| x * y).sum())
-                    .collect()
-            })
+            .map(|a| rows.iter().map(|b| dot(a, b)).collect())
             .collect();
         Self { matrix }
     }
@@ -173,6 +169,7 @@ mod tests {
         let x: Vec<f64> = (1..=9).map(|k| f64::from(k) / 10.0).collect();
         let times = x.len() + 1;
         let fitted: Vec<usize> = (1..times).collect();
+        let independent = PointCovariance::independent(x.len());
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let noise = Normal::new(0.0, spread_sigma).unwrap();
         let (mut estimates, mut shared_sds, mut independent_sds) =
@@ -191,9 +188,7 @@ mod tests {
                 PointCovariance::of_spread_ratios(&alpha, &fitted, Correction::Corrected);
             estimates.push(d_hat);
             shared_sds.push(standard_deviation(&residuals, &x, &covariance).unwrap());
-            independent_sds.push(
-                standard_deviation(&residuals, &x, &PointCovariance::independent(x.len())).unwrap(),
-            );
+            independent_sds.push(standard_deviation(&residuals, &x, &independent).unwrap());
         }
         let (_, empirical) = mean_and_sd(&estimates);
         let (shared, _) = mean_and_sd(&shared_sds);
