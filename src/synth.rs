@@ -61,6 +61,24 @@ pub fn reconstruction_name(index: usize, t_s: f64) -> String {
     format!("recon_{index:02}_t{t_s}s.tif")
 }
 
+/// The `alloyfit synth` command that makes `config`'s experiment again, every option spelled out.
+fn command_line(config: &SynthConfig) -> String {
+    let times: Vec<String> = config.times_s.iter().map(f64::to_string).collect();
+    format!(
+        "alloyfit synth --phantom {} --d {:e} --voxel-nm {} --seed {} --dose {} --iterations {} --blur-nm {} --contrast {} --tilts={} --times {}",
+        config.phantom,
+        config.d_m2s,
+        config.voxel_nm,
+        config.seed,
+        config.dose,
+        config.imaging.sirt_iterations,
+        config.imaging.blur_sigma_nm,
+        config.imaging.contrast_ratio,
+        config.tilts,
+        times.join(",")
+    )
+}
+
 /// Makes the experiment in `staged`, one progress step per time point.
 pub fn synthesize(
     backend: &Backend,
@@ -163,12 +181,9 @@ pub fn synthesize(
         },
     };
     let text = format!(
-        "# Synthetic experiment made by alloyfit {}: `alloyfit synth --phantom {} --d {:e} --voxel-nm {} --seed {}`\n# truth.json holds the true D.\n{}",
+        "# Synthetic experiment made by alloyfit {}: `{}`\n# truth.json holds the true D.\n{}",
         env!("CARGO_PKG_VERSION"),
-        config.phantom,
-        config.d_m2s,
-        config.voxel_nm,
-        config.seed,
+        command_line(config),
         toml::to_string_pretty(&experiment)?
     );
     write_bytes_atomically(

@@ -406,6 +406,32 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     }
     assert!(failure(&synth, dir).contains("--force"));
 
+    // The experiment file's header names the command that makes the same data again.
+    let experiment = std::fs::read_to_string(dir.join("exp/experiment.toml")).unwrap();
+    let header = experiment.lines().next().unwrap();
+    let command = header
+        .split('`')
+        .nth(1)
+        .and_then(|quoted| quoted.strip_prefix("alloyfit "))
+        .unwrap_or_else(|| panic!("no command in {header}"));
+    let again: Vec<&str> = command
+        .split_whitespace()
+        .chain(["--out", "again", "--device", "cpu"])
+        .collect();
+    let output = alloyfit(&again, dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for file in [
+        "recon_00_t0s.tif",
+        "recon_03_t600s.tif",
+        "recon_alloyed.tif",
+    ] {
+        assert!(
+            std::fs::read(dir.join("exp").join(file)).unwrap()
+                == std::fs::read(dir.join("again").join(file)).unwrap(),
+            "{file} differs when made again with `{command}`"
+        );
+    }
+
     let quantify = [
         "quantify",
         "exp/experiment.toml",
