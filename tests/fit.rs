@@ -11,6 +11,15 @@ use alloyfit::io::{Overwrite, StagedDir};
 use alloyfit::progress::Silent;
 use alloyfit::synth::{SynthConfig, synthesize};
 
+/// `alloyfit synth`'s default dose: a clean acquisition (noise CV 1.9% on NC1's alloyed slice at
+/// 2 nm), for tests about the model rather than the noise.
+const CLEAN_DOSE: f64 = 100.0;
+
+/// A noisier acquisition, as the bundled example's (noise CV 5.4% on NC1's alloyed slice at 2 nm). Its
+/// SD of D (1.1% on NC1) is still 3× under the paper's (2.7 ± 0.1): the data the paper fitted were
+/// noisier still, or its model further off.
+const NOISY_DOSE: f64 = 10.0;
+
 /// Makes a synthetic experiment in a temporary folder and loads it.
 fn synthetic(
     phantom: &str,
@@ -18,6 +27,7 @@ fn synthetic(
     voxel_nm: f64,
     times_s: &[f64],
     iterations: usize,
+    dose: f64,
     dir: &std::path::Path,
 ) -> LoadedExperiment {
     let out = dir.join(phantom);
@@ -27,7 +37,7 @@ fn synthetic(
         d_m2s,
         voxel_nm,
         times_s: times_s.to_vec(),
-        dose: 100.0,
+        dose,
         seed: 7,
         tilts: "-70:70:2".into(),
         imaging: ImagingParams {
@@ -60,13 +70,18 @@ fn fit_experiment(loaded: &LoadedExperiment, mode: FitMode, correction: Correcti
     .unwrap()
 }
 
-/// Synthesises `phantom` with `d_true` (noise seed 7), fits it back (seed 8) and checks that D lands
-/// within `tolerance` of the truth. The distance in SDs is printed, not asserted: the SD (DESIGN.md
-/// §4.6) comes from the residuals, about 1e-3 in α, while the start state comes from the t = 0
-/// reconstruction, whose segmented mask rounds the particle's edges and stretches it along the beam.
-/// That bias is many SDs (docs/PERFORMANCE.md): NC1 at 2 nm gives +1.4% with the segmented mask and
-/// +0.15% with the true one.
-fn assert_recovers(phantom: &str, voxel_nm: f64, d_true: f64, iterations: usize, tolerance: f64) {
+/// Synthesises `phantom` with `d_true` at [`NOISY_DOSE`] (noise seed 7), fits it back (seed 8),
+/// checks that D lands within `tolerance` of the truth and returns how many SDs the truth lies from
+/// D. The SD covers the noise, not the start state's error: the simulation starts from the t = 0
+/// reconstruction's segmented mask, which rounds the particle's edges and stretches it along the
+/// beam (docs/PERFORMANCE.md, "20 seeds").
+fn assert_recovers(
+    phantom: &str,
+    voxel_nm: f64,
+    d_true: f64,
+    iterations: usize,
+    tolerance: f64,
+) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let loaded = synthetic(
         phantom,
@@ -74,6 +89,7 @@ fn assert_recovers(phantom: &str, voxel_nm: f64, d_true: f64, iterations: usize,
         voxel_nm,
         &PAPER_TIMES_S,
         iterations,
+        NOISY_DOSE,
         dir.path(),
     );
     let outcome = fit_experiment(&loaded, FitMode::Table, Correction::Corrected);
@@ -89,18 +105,24 @@ fn assert_recovers(phantom: &str, voxel_nm: f64, d_true: f64, iterations: usize,
         outcome.d_m2s,
         100.0 * error
     );
+    z
 }
 
 /// NC1 at 2 nm with the bundled example's 30 SIRT iterations. With 20 iterations the reconstruction
 /// blurs the core-shell interface enough to bias D by −5%; 2 nm is the coarsest voxel that resolves
-/// it (at 3 nm D comes out +28%).
+/// it (at 3 nm D comes out +28%). The start state's bias here (−0.9% over 20 seeds at this dose) is
+/// under one SD (1.1%), so the truth lies within 2 SD; at the clean dose it is 4.5 SD.
 #[test]
 fn recovers_the_d_of_a_cube() {
-    assert_recovers("NC1", 2.0, 2.7e-19, 30, 0.1);
+    let z = assert_recovers("NC1", 2.0, 2.7e-19, 30, 0.1);
+    assert!(z.abs() <= 2.0, "NC1: the truth is {z:+.2} SD from D");
 }
 
 /// NR1 at the 0.5 nm of DESIGN.md §5. Coarser voxels fail: at 1 nm the shell is 3 voxels thick and
-/// the t = 0 segmentation cuts into it (25% too few voxels); at 0.75 nm D comes out +15%.
+/// the t = 0 segmentation cuts into it (25% too few voxels); at 0.75 nm D comes out +15%. The truth
+/// lies 2.3 SD from D (−6.2% ± 2.7%) and is not asserted within 2 SD: the segmented mask has the
+/// right volume (+0.3%) but the wrong shape, stretched along the beam; with the true mask the same
+/// data give −1.2% and a 40× smaller MSE (issue 6 note).
 #[test]
 fn recovers_the_d_of_a_rod() {
     assert_recovers("NR1", 0.5, 3.4e-19, 50, 0.1);
@@ -115,7 +137,15 @@ fn default_table_interpolates_alpha_to_1_5e_3() {
     use alloyfit::fit::SpreadTable;
     use alloyfit::fit::pchip::Pchip;
     let dir = tempfile::tempdir().unwrap();
-    let loaded = synthetic("NC1", 2.7e-19, 3.0, &[0.0, 60.0, 600.0], 20, dir.path());
+    let loaded = synthetic(
+        "NC1",
+        2.7e-19,
+        3.0,
+        &[0.0, 60.0, 600.0],
+        20,
+        CLEAN_DOSE,
+        dir.path(),
+    );
     let backend = Backend::Cpu;
     let mut prepared = prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
     let table = SpreadTable::build(&backend, &mut prepared, BETA_DEFAULT, 65, &mut Silent).unwrap();
@@ -156,6 +186,7 @@ fn table_and_exact_modes_agree() {
         4.0,
         &[0.0, 60.0, 180.0, 600.0],
         10,
+        CLEAN_DOSE,
         dir.path(),
     );
     let table = fit_experiment(&loaded, FitMode::Table, Correction::Corrected);
@@ -175,7 +206,15 @@ fn table_and_exact_modes_agree() {
 #[test]
 fn uncorrected_alpha_gives_a_larger_d() {
     let dir = tempfile::tempdir().unwrap();
-    let loaded = synthetic("NC1", 2.7e-19, 3.0, &PAPER_TIMES_S, 20, dir.path());
+    let loaded = synthetic(
+        "NC1",
+        2.7e-19,
+        3.0,
+        &PAPER_TIMES_S,
+        20,
+        CLEAN_DOSE,
+        dir.path(),
+    );
     let corrected = fit_experiment(&loaded, FitMode::Table, Correction::Corrected);
     let uncorrected = fit_experiment(&loaded, FitMode::Table, Correction::Uncorrected);
     eprintln!(
