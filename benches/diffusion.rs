@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use alloyfit::backend::DeviceChoice;
 use alloyfit::backend::DeviceRequest;
-use alloyfit::backend::cpu::diffusion::diffusion_step;
+use alloyfit::backend::cpu::diffusion::{diffusion_step, diffusion_two_steps};
 use alloyfit::backend::gpu::GpuContext;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
@@ -65,6 +65,11 @@ fn stencil_cpu(c: &mut Criterion) {
         group.throughput(Throughput::Elements(field_in.len() as u64));
         group.bench_function(format!("{n}^3"), |b| {
             b.iter(|| diffusion_step([n; 3], BETA, black_box(&field_in), &mut field_out))
+        });
+        // Two steps per sweep: twice the updates for each read and write of the fields.
+        group.throughput(Throughput::Elements(2 * field_in.len() as u64));
+        group.bench_function(format!("{n}^3 two steps per sweep"), |b| {
+            b.iter(|| diffusion_two_steps([n; 3], BETA, black_box(&field_in), &mut field_out))
         });
     }
     group.finish();

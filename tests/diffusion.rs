@@ -261,3 +261,66 @@ fn gpu_matches_cpu_after_1000_steps_on_nc1_at_1_nm() {
     let tau = tau_of_steps(999, 1.0) + 0.5 * tau_of_steps(1, 1.0);
     assert_gpu_matches_cpu(gpu, &prepared.composition, &prepared.mask, tau);
 }
+
+/// The fused sweep is two single steps, bit for bit: on an irregular mask (outside markers inside
+/// the grid), with plane counts below, at and above its 16-plane task runs.
+#[test]
+fn two_steps_per_sweep_equal_two_single_steps_bit_for_bit() {
+    use alloyfit::backend::cpu::diffusion::{OUTSIDE, diffusion_step, diffusion_two_steps};
+    for n_k in [1, 2, 5, 16, 17, 33] {
+        let shape = [n_k, 11, 13];
+        let field: Vec<f32> = (0..n_k * 11 * 13)
+            .map(|v| {
+                if v % 7 == 3 || v % 11 == 0 {
+                    OUTSIDE
+                } else {
+                    ((v * 37) % 101) as f32 / 101.0
+                }
+            })
+            .collect();
+        let mut once = vec![0.0; field.len()];
+        let mut twice = vec![0.0; field.len()];
+        diffusion_step(shape, 0.15, &field, &mut once);
+        diffusion_step(shape, 0.15, &once, &mut twice);
+        let mut fused = vec![0.0; field.len()];
+        diffusion_two_steps(shape, 0.15, &field, &mut fused);
+        assert!(
+            fused
+                .iter()
+                .zip(&twice)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{n_k} planes: the fused sweep differs from two steps"
+        );
+        assert_ne!(fused, field, "{n_k} planes: nothing diffused");
+    }
+}
+
+/// A field above the fused sweep's size threshold, 3 steps (one fused sweep and one single step):
+/// the same as 3 single steps, with the result left in the state.
+#[test]
+fn many_steps_on_a_large_field_equal_single_steps() {
+    use alloyfit::backend::cpu::diffusion::{
+        FUSED_SWEEP_MIN_VOXELS, diffusion_step, diffusion_steps,
+    };
+    let shape = [FUSED_SWEEP_MIN_VOXELS / (128 * 128) + 1, 128, 128];
+    let start: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|v| ((v * 37) % 101) as f32 / 101.0)
+        .collect();
+    let mut state = start.clone();
+    let mut spare = vec![0.0; start.len()];
+    diffusion_steps(shape, 0.15, &mut state, &mut spare, 3);
+    let mut expected = start.clone();
+    let mut scratch = vec![0.0; start.len()];
+    for _ in 0..3 {
+        diffusion_step(shape, 0.15, &expected, &mut scratch);
+        std::mem::swap(&mut expected, &mut scratch);
+    }
+    assert!(state.len() > FUSED_SWEEP_MIN_VOXELS);
+    assert!(
+        state
+            .iter()
+            .zip(&expected)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "3 steps on a large field differ from 3 single steps"
+    );
+}

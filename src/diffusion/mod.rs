@@ -17,7 +17,7 @@ use ndarray::{Array3, s};
 
 pub use masks::{PreparedMask, prepare_mask};
 
-use crate::backend::cpu::diffusion::{OUTSIDE, diffusion_step};
+use crate::backend::cpu::diffusion::{OUTSIDE, diffusion_step, diffusion_steps};
 use crate::backend::cpu::masked_moments::masked_moments;
 use crate::backend::gpu::{GpuContext, GpuMask};
 use crate::backend::{Backend, Field, Moments};
@@ -262,10 +262,7 @@ impl<'a> Trajectory<'a> {
         let beta = self.beta as f32;
         match (&mut self.state, &mut self.spare) {
             (Field::Cpu(state), Field::Cpu(spare)) => {
-                for _ in 0..steps {
-                    diffusion_step(shape, beta, state, spare);
-                    std::mem::swap(state, spare);
-                }
+                diffusion_steps(shape, beta, state, spare, steps);
             }
             (Field::Gpu(state), Field::Gpu(spare)) => {
                 let gpu = gpu_of(self.backend)?;

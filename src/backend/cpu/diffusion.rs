@@ -2,6 +2,9 @@
 //! outside marker (any negative value) and the same order of additions (k−, k+, i−, i+, j−, j+), so
 //! both give the same result up to the GPU's fused multiply-adds. Rayon runs one k-plane per task;
 //! inside a row the interior voxels form a branch-free loop that the compiler vectorises.
+//! [`diffusion_two_steps`] fuses two steps into one sweep, bit-identical to two of them, so that a
+//! field larger than the caches crosses the memory bus once per two steps. It has no shader twin:
+//! the GPU records one dispatch per step, and [`diffusion_step`] is that dispatch's reference.
 
 use rayon::prelude::*;
 
@@ -41,6 +44,92 @@ pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out:
                 beta,
                 out: out_plane,
             });
+        });
+}
+
+/// Fields of more voxels than this (32 MiB of f32, the L3 cache of the machines measured) take two
+/// steps per sweep. A smaller field stays in cache, where the fused sweep's extra work costs more than
+/// the memory traffic it saves (dev VM: −7% at 128³, +10 to +27% at 256³; docs/PERFORMANCE.md).
+pub const FUSED_SWEEP_MIN_VOXELS: usize = 1 << 23;
+
+/// `steps` steps from `state`, leaving the result in `state` (`spare` is scratch): the CPU twin of a
+/// GPU submit of many steps. Large fields go two steps per sweep ([`diffusion_two_steps`]).
+pub fn diffusion_steps(
+    shape: [usize; 3],
+    beta: f32,
+    state: &mut Vec<f32>,
+    spare: &mut Vec<f32>,
+    steps: u64,
+) {
+    let fused = state.len() > FUSED_SWEEP_MIN_VOXELS;
+    let mut left = steps;
+    while left > 0 {
+        if fused && left >= 2 {
+            diffusion_two_steps(shape, beta, state, spare);
+            left -= 2;
+        } else {
+            diffusion_step(shape, beta, state, spare);
+            left -= 1;
+        }
+        std::mem::swap(state, spare);
+    }
+}
+
+/// Output planes per task of [`diffusion_two_steps`]: each task also computes the intermediate
+/// plane on either side of its run, so 16 planes recompute 2 in 16.
+const TWO_STEP_PLANES_PER_TASK: usize = 16;
+
+/// Two steps in one sweep: `field_out` = step(step(`field_in`)), bit-identical to two calls of
+/// [`diffusion_step`] but reading and writing each field once instead of twice, which is what bounds
+/// a step on a field larger than the caches. Each task takes a run of output planes and keeps the
+/// intermediate planes it needs (its run and one more on each side) in a ring of three.
+pub fn diffusion_two_steps(shape: [usize; 3], beta: f32, field_in: &[f32], field_out: &mut [f32]) {
+    let [n_k, n_i, n_j] = shape;
+    let plane = n_i * n_j;
+    assert_eq!(
+        field_in.len(),
+        n_k * plane,
+        "field does not match its shape"
+    );
+    assert_eq!(field_out.len(), field_in.len(), "fields differ in size");
+    let input = |k: usize| &field_in[k * plane..(k + 1) * plane];
+    field_out
+        .par_chunks_mut(TWO_STEP_PLANES_PER_TASK * plane)
+        .enumerate()
+        .for_each(|(task, out_run)| {
+            let first_k = task * TWO_STEP_PLANES_PER_TASK;
+            let mut ring = vec![0.0f32; 3 * plane];
+            // The intermediate plane k lives in ring slot k % 3; `next_mid` is the next to compute.
+            let mut next_mid = first_k.saturating_sub(1);
+            for (offset, out_plane) in out_run.chunks_exact_mut(plane).enumerate() {
+                let k = first_k + offset;
+                let last_needed = (k + 1).min(n_k - 1);
+                while next_mid <= last_needed {
+                    let slot = next_mid % 3;
+                    run_vectorised(UpdatePlane {
+                        around: Planes {
+                            centre: input(next_mid),
+                            k_minus: next_mid.checked_sub(1).map(input),
+                            k_plus: (next_mid + 1 < n_k).then(|| input(next_mid + 1)),
+                            n_j,
+                        },
+                        beta,
+                        out: &mut ring[slot * plane..(slot + 1) * plane],
+                    });
+                    next_mid += 1;
+                }
+                let mid = |k: usize| &ring[(k % 3) * plane..(k % 3 + 1) * plane];
+                run_vectorised(UpdatePlane {
+                    around: Planes {
+                        centre: mid(k),
+                        k_minus: k.checked_sub(1).map(mid),
+                        k_plus: (k + 1 < n_k).then(|| mid(k + 1)),
+                        n_j,
+                    },
+                    beta,
+                    out: out_plane,
+                });
+            }
         });
 }
 
