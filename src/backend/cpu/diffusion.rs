@@ -49,7 +49,8 @@ pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out:
 
 /// Fields of more voxels than this (32 MiB of f32, the L3 cache of the machines measured) take two
 /// steps per sweep. A smaller field stays in cache, where the fused sweep's extra work costs more than
-/// the memory traffic it saves (dev VM: −7% at 128³, +10 to +27% at 256³; docs/PERFORMANCE.md).
+/// the memory traffic it saves (dev VM: 0–15% slower at 128³, 8–43% faster at 256³;
+/// docs/PERFORMANCE.md).
 pub const FUSED_SWEEP_MIN_VOXELS: usize = 1 << 23;
 
 /// `steps` steps from `state`, leaving the result in `state` (`spare` is scratch): the CPU twin of a
