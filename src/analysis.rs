@@ -9,11 +9,12 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, prepare_mask};
 use crate::experiment::{
-    Correction, DoseSetting, InitialState, LoadedExperiment, NamedDose, read_curve,
+    Correction, DoseSetting, InitialState, LoadedExperiment, NamedDose, StartMask, read_curve,
 };
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
-    Measured, Segmentation, analysis_mask, composition_map, measure, segment, two_phase,
+    Measured, START_MASK_SMOOTHING_VOXELS, Segmentation, analysis_mask, composition_map, measure,
+    segment, smoothed, two_phase,
 };
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
@@ -130,9 +131,16 @@ pub fn prepare_experiment<'a>(
                     reconstructions.push(volume);
                     progress.step("segmenting", n + 1, files.len());
                 }
-                let mask = match &e.data.mask {
-                    Some(file) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
-                    None => segmentations[0].mask.clone(),
+                let mask = match (&e.data.mask, e.data.start_mask) {
+                    (Some(file), _) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
+                    (None, StartMask::Segmented) => segmentations[0].mask.clone(),
+                    (None, StartMask::Smoothed) => {
+                        segment(&smoothed(&reconstructions[0], START_MASK_SMOOTHING_VOXELS)?)
+                            .with_context(|| {
+                                format!("{} (smoothed)", loaded.resolve(&files[0]).display())
+                            })?
+                            .mask
+                    }
                 };
                 let map = composition_map(
                     &reconstructions[0],

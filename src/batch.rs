@@ -213,6 +213,8 @@ pub struct SummaryRow {
     pub d_1e19_m2s: Option<f64>,
     pub sd_1e19_m2s: Option<f64>,
     pub mse: Option<f64>,
+    /// How far the start check moved D, in SDs (report.json's `start_check.shift_sd`).
+    pub start_shift_sd: Option<f64>,
     pub device: Option<String>,
     pub time_s: Option<f64>,
     /// A failure's first line.
@@ -230,6 +232,7 @@ impl SummaryRow {
             d_1e19_m2s: None,
             sd_1e19_m2s: None,
             mse: None,
+            start_shift_sd: None,
             device: None,
             time_s: None,
             message: None,
@@ -249,6 +252,7 @@ impl SummaryRow {
             d_1e19_m2s: number("/d_1e19"),
             sd_1e19_m2s: number("/sd_1e19"),
             mse: number("/mse"),
+            start_shift_sd: number("/start_check/shift_sd"),
             device: report
                 .pointer("/device")
                 .and_then(serde_json::Value::as_str)
@@ -315,7 +319,7 @@ pub fn summarize(results: &Path) -> Result<Vec<SummaryRow>> {
         .collect()
 }
 
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 12] = [
     "name",
     "status",
     "volume_nm3",
@@ -324,12 +328,13 @@ const COLUMNS: [&str; 11] = [
     "d_1e19_m2s",
     "sd_1e19_m2s",
     "mse",
+    "start_shift_sd",
     "device",
     "time_s",
     "message",
 ];
 
-fn cells(row: &SummaryRow) -> [String; 11] {
+fn cells(row: &SummaryRow) -> [String; 12] {
     let number = |value: Option<f64>, digits: usize| {
         value.map_or(String::new(), |v| format!("{v:.digits$}"))
     };
@@ -343,6 +348,7 @@ fn cells(row: &SummaryRow) -> [String; 11] {
         number(row.d_1e19_m2s, 3),
         number(row.sd_1e19_m2s, 3),
         row.mse.map_or(String::new(), |v| format!("{v:.2e}")),
+        number(row.start_shift_sd, 1),
         text(&row.device),
         number(row.time_s, 1),
         text(&row.message),
@@ -369,8 +375,8 @@ pub fn to_csv(rows: &[SummaryRow]) -> String {
 /// The table as Markdown, D ± SD in one column as the paper writes it.
 pub fn to_markdown(rows: &[SummaryRow]) -> String {
     let mut md = String::from(
-        "| particle | status | volume (nm³) | aspect ratio | Au:Ag (at.%) | D (1e-19 m²/s) | MSE | device | time (s) |\n\
-         |---|---|---:|---:|---|---:|---:|---|---:|\n",
+        "| particle | status | volume (nm³) | aspect ratio | Au:Ag (at.%) | D (1e-19 m²/s) | MSE | start check (SD) | device | time (s) |\n\
+         |---|---|---:|---:|---|---:|---:|---:|---|---:|\n",
     );
     for row in rows {
         let c = cells(row);
@@ -379,8 +385,8 @@ pub fn to_markdown(rows: &[SummaryRow]) -> String {
             _ => row.message.clone().unwrap_or_default().replace('|', "/"),
         };
         md += &format!(
-            "| {} | {} | {} | {} | {} | {d} | {} | {} | {} |\n",
-            c[0], c[1], c[2], c[3], c[4], c[7], c[8], c[9]
+            "| {} | {} | {} | {} | {} | {d} | {} | {} | {} | {} |\n",
+            c[0], c[1], c[2], c[3], c[4], c[7], c[8], c[9], c[10]
         );
     }
     md

@@ -66,6 +66,39 @@ pub struct DataSection {
     /// How the t = 0 reconstruction becomes the simulation's initial composition.
     #[serde(default)]
     pub initial_state: InitialState,
+    /// How the t = 0 reconstruction becomes the particle mask (unless `mask` gives one).
+    #[serde(default)]
+    pub start_mask: StartMask,
+}
+
+/// How the particle mask is segmented from the t = 0 reconstruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartMask {
+    /// The reconstruction as measured.
+    #[default]
+    Segmented,
+    /// The reconstruction after a Gaussian of [`crate::imaging::quantify::START_MASK_SMOOTHING_VOXELS`],
+    /// which keeps the noise from roughening the mask's surface.
+    Smoothed,
+}
+
+impl StartMask {
+    /// The other rule, which the start check fits with.
+    pub fn other(self) -> StartMask {
+        match self {
+            StartMask::Segmented => StartMask::Smoothed,
+            StartMask::Smoothed => StartMask::Segmented,
+        }
+    }
+
+    /// What the rule does to the t = 0 reconstruction, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StartMask::Segmented => "segmented as measured",
+            StartMask::Smoothed => "smoothed before it is segmented",
+        }
+    }
 }
 
 /// The simulation's initial composition from the t = 0 reconstruction.
@@ -153,6 +186,9 @@ pub struct FitSection {
     pub seed: u64,
     /// Δτ/h² of the diffusion steps.
     pub beta: f64,
+    /// Fit again with the other `data.start_mask` rule and warn when D moves by more than 2 SD:
+    /// the SD does not include the start state's error.
+    pub start_check: bool,
 }
 
 impl Default for FitSection {
@@ -164,6 +200,7 @@ impl Default for FitSection {
             mode: FitMode::Table,
             seed: 1,
             beta: crate::diffusion::BETA_DEFAULT,
+            start_check: true,
         }
     }
 }

@@ -14,7 +14,8 @@ use crate::analysis::uniform_in;
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, tau_nm2};
 use crate::experiment::{
-    DataSection, DoseSetting, Experiment, FitSection, ImagingSection, InitialState, ParticleSection,
+    DataSection, DoseSetting, Experiment, FitSection, ImagingSection, InitialState,
+    ParticleSection, StartMask,
 };
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise};
 use crate::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically, write_volume};
@@ -165,6 +166,7 @@ pub fn synthesize(
             reshaped_mask: None,
             erosion_voxels: 0,
             initial_state: InitialState::TwoPhase,
+            start_mask: StartMask::Segmented,
         },
         imaging: ImagingSection {
             contrast_ratio: config.imaging.contrast_ratio,

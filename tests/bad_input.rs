@@ -182,6 +182,12 @@ const CASES: &[Case] = &[
         expected: &["experiment.toml", "tolerance_log10"],
     },
     Case {
+        name: "unknown start mask rule",
+        setup: |d| edit_experiment(d, "start_mask = \"segmented\"", "start_mask = \"blurred\""),
+        args: FIT,
+        expected: &["experiment.toml", "start_mask", "smoothed"],
+    },
+    Case {
         name: "wrong value type",
         setup: |d| edit_experiment(d, "voxel_nm = 4.0", "voxel_nm = \"four\""),
         args: QUANTIFY,

@@ -470,6 +470,13 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     assert!(d > 1e-19 && d < 1e-18, "{d}");
     assert_eq!(report["experiment"]["imaging"]["sirt_iterations"], 10);
     assert_eq!(report["fit"]["mode"], "table");
+    // The start check fitted again with the smoothed start mask and said how far D moved.
+    let check = &report["start_check"];
+    assert_eq!(check["start_mask"], "smoothed");
+    let d_check = check["d_m2s"].as_f64().unwrap();
+    let shift = check["shift_relative"].as_f64().unwrap();
+    assert!((d_check / d - 1.0 - shift).abs() < 1e-12, "{check}");
+    assert!(report["timings"]["start_check_s"].as_f64().unwrap() > 0.0);
     for file in [
         "curves.csv",
         "measured.csv",
@@ -540,7 +547,7 @@ fn batch_keeps_going_past_a_failure_resumes_and_summarizes() {
     let nc1: Vec<&str> = rows[1].split(',').collect();
     assert_eq!(nc1[..2], ["NC1", "done"], "{csv}");
     assert!(
-        nc1[4].contains(':') && nc1[5].parse::<f64>().is_ok(),
+        nc1[4].contains(':') && nc1[5].parse::<f64>().is_ok() && nc1[8].parse::<f64>().is_ok(),
         "{csv}"
     );
     assert!(rows[2].starts_with("broken,failed,"), "{csv}");

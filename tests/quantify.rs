@@ -5,7 +5,9 @@ use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::dose::calibrate_dose;
-use alloyfit::imaging::quantify::{analysis_mask, composition_map, measure, segment};
+use alloyfit::imaging::quantify::{
+    START_MASK_SMOOTHING_VOXELS, analysis_mask, composition_map, measure, segment, smoothed,
+};
 use alloyfit::imaging::{
     AnalysisRegion, ImagingChain, ImagingParams, Noise, central_row, noise_slice_mask,
 };
@@ -83,6 +85,63 @@ fn segmentation_recovers_the_particle_volume() {
             measured.spread
         );
     }
+}
+
+/// Noise roughens the surface of a segmented reconstruction; smoothing it first keeps the mask
+/// closer to the particle. NR1 at 0.5 nm at dose 10 (the bundled example's noise level), before
+/// heating, here: 2,469 voxels off the phantom's mask segmented as measured, 1,276 smoothed first.
+/// Asserted: at least a third fewer, and the volume within 3%.
+#[test]
+fn smoothing_before_segmenting_keeps_the_noise_off_the_mask() {
+    let particle = phantom("NR1", 0.5);
+    let mut params = ImagingParams::defaults(0.5);
+    params.sirt_iterations = 50;
+    let mut chain = ImagingChain::new(
+        &Backend::Cpu,
+        &params,
+        &AnalysisRegion::new(&particle.mask).unwrap(),
+    )
+    .unwrap();
+    let state = Trajectory::new(
+        &Backend::Cpu,
+        &particle.composition,
+        &particle.mask,
+        BETA_DEFAULT,
+    )
+    .unwrap();
+    let noise = Noise::Poisson {
+        dose: 10.0,
+        seed: 7,
+    };
+    let reconstruction = chain
+        .image(&state, noise, true)
+        .unwrap()
+        .reconstruction
+        .unwrap();
+    let off_the_phantom = |mask: &Mask| {
+        mask.data()
+            .iter()
+            .zip(particle.mask.data())
+            .filter(|(found, truth)| found != truth)
+            .count()
+    };
+    let as_measured = segment(&reconstruction).unwrap().mask;
+    let after_smoothing = segment(&smoothed(&reconstruction, START_MASK_SMOOTHING_VOXELS).unwrap())
+        .unwrap()
+        .mask;
+    let (rough, smooth) = (
+        off_the_phantom(&as_measured),
+        off_the_phantom(&after_smoothing),
+    );
+    eprintln!(
+        "voxels off the phantom's mask: {rough} segmented as measured, {smooth} smoothed first ({} and {} voxels, phantom {})",
+        as_measured.count(),
+        after_smoothing.count(),
+        particle.mask.count()
+    );
+    assert!(3 * smooth <= 2 * rough, "{smooth} vs {rough}");
+    let volume_error = after_smoothing.count() as f64 / particle.mask.count() as f64 - 1.0;
+    assert!(volume_error.abs() < 0.03, "volume {volume_error:+.3}");
 }
 
 #[test]

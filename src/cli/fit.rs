@@ -11,6 +11,7 @@ use alloyfit::analysis::{PreparedExperiment, Quantification, prepare_experiment}
 use alloyfit::backend::{Backend, Engine};
 use alloyfit::experiment::{Experiment, FitMode, LoadedExperiment};
 use alloyfit::fit::simulated_reconstructions;
+use alloyfit::fit::start_check::{StartCheck, start_check};
 use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
 use alloyfit::imaging::ImagingParams;
 use alloyfit::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically};
@@ -57,6 +58,7 @@ enum ModeArg {
 struct Timings {
     quantify_s: f64,
     fit_s: f64,
+    start_check_s: f64,
     slices_s: f64,
     total_s: f64,
 }
@@ -71,6 +73,8 @@ struct Report<'r> {
     sd_1e19: f64,
     mse: f64,
     fit: &'r FitOutcome,
+    /// D fitted again with the other start-mask rule (absent where there is nothing to check).
+    start_check: Option<&'r StartCheck>,
     quantification: &'r Quantification,
     experiment: &'r Experiment,
     imaging: &'r ImagingParams,
@@ -300,7 +304,7 @@ pub fn fit_into(
     let quantify_s = started.elapsed().as_secs_f64();
     reporter.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
     let fit_started = Instant::now();
-    let outcome = fit(
+    let mut outcome = fit(
         backend,
         &mut prepared,
         &loaded.experiment.fit,
@@ -308,6 +312,12 @@ pub fn fit_into(
         reporter,
     )?;
     let fit_s = fit_started.elapsed().as_secs_f64();
+    let check_started = Instant::now();
+    let start_check = start_check(backend, loaded, &outcome, table_points, reporter)?;
+    outcome
+        .warnings
+        .extend(start_check.as_ref().and_then(StartCheck::warning));
+    let start_check_s = check_started.elapsed().as_secs_f64();
     for warning in &outcome.warnings {
         reporter.line(&format!("warning: {warning}"));
     }
@@ -327,6 +337,7 @@ pub fn fit_into(
         sd_1e19: outcome.sd_m2s / 1e-19,
         mse: outcome.mse,
         fit: &outcome,
+        start_check: start_check.as_ref(),
         quantification: &prepared.quantification,
         experiment: &loaded.experiment,
         imaging: &prepared.imaging,
@@ -336,6 +347,7 @@ pub fn fit_into(
         timings: Timings {
             quantify_s,
             fit_s,
+            start_check_s,
             slices_s: slices_started.elapsed().as_secs_f64(),
             total_s: started.elapsed().as_secs_f64(),
         },

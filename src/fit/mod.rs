@@ -4,6 +4,7 @@
 
 pub mod brent;
 pub mod pchip;
+pub mod start_check;
 pub mod uncertainty;
 
 use std::collections::HashMap;
