@@ -20,6 +20,16 @@ fn flux(c_j: f32, c: f32) -> f32 {
 
 /// `field_out = field_in + beta · Σ_inside-neighbours (c_j − c)`, on a grid of `[n_k, n_i, n_j]`.
 pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out: &mut [f32]) {
+    let plane = plane_len(shape, field_in, field_out);
+    let input = |k: usize| &field_in[k * plane..(k + 1) * plane];
+    field_out
+        .par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(k, out_plane)| update_plane(shape, k, beta, input, out_plane));
+}
+
+/// Voxels per k-plane of `shape`, after checking that both fields hold that grid.
+fn plane_len(shape: [usize; 3], field_in: &[f32], field_out: &[f32]) -> usize {
     let [n_k, n_i, n_j] = shape;
     let plane = n_i * n_j;
     assert_eq!(
@@ -28,23 +38,30 @@ pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out:
         "field does not match its shape"
     );
     assert_eq!(field_out.len(), field_in.len(), "fields differ in size");
-    let planes = |k: usize| Some(&field_in[k * plane..(k + 1) * plane]);
-    field_out
-        .par_chunks_mut(plane)
-        .enumerate()
-        .for_each(|(k, out_plane)| {
-            let around = Planes {
-                centre: &field_in[k * plane..(k + 1) * plane],
-                k_minus: k.checked_sub(1).and_then(planes),
-                k_plus: (k + 1 < n_k).then(|| planes(k + 1)).flatten(),
-                n_j,
-            };
-            run_vectorised(UpdatePlane {
-                around,
-                beta,
-                out: out_plane,
-            });
-        });
+    plane
+}
+
+/// One step of k-plane `k` into `out`, the plane and its k-neighbours read through `plane_of` (the
+/// input field, or the fused sweep's ring of intermediate planes).
+#[inline(always)]
+fn update_plane<'a>(
+    shape: [usize; 3],
+    k: usize,
+    beta: f32,
+    plane_of: impl Fn(usize) -> &'a [f32],
+    out: &mut [f32],
+) {
+    let [n_k, _, n_j] = shape;
+    run_vectorised(UpdatePlane {
+        around: Planes {
+            centre: plane_of(k),
+            k_minus: k.checked_sub(1).map(&plane_of),
+            k_plus: (k + 1 < n_k).then(|| plane_of(k + 1)),
+            n_j,
+        },
+        beta,
+        out,
+    });
 }
 
 /// Fields of more voxels than this (32 MiB of f32, the L3 cache of the machines measured) take two
@@ -85,14 +102,8 @@ const TWO_STEP_PLANES_PER_TASK: usize = 16;
 /// a step on a field larger than the caches. Each task takes a run of output planes and keeps the
 /// intermediate planes it needs (its run and one more on each side) in a ring of three.
 pub fn diffusion_two_steps(shape: [usize; 3], beta: f32, field_in: &[f32], field_out: &mut [f32]) {
-    let [n_k, n_i, n_j] = shape;
-    let plane = n_i * n_j;
-    assert_eq!(
-        field_in.len(),
-        n_k * plane,
-        "field does not match its shape"
-    );
-    assert_eq!(field_out.len(), field_in.len(), "fields differ in size");
+    let plane = plane_len(shape, field_in, field_out);
+    let n_k = shape[0];
     let input = |k: usize| &field_in[k * plane..(k + 1) * plane];
     field_out
         .par_chunks_mut(TWO_STEP_PLANES_PER_TASK * plane)
@@ -104,32 +115,14 @@ pub fn diffusion_two_steps(shape: [usize; 3], beta: f32, field_in: &[f32], field
             let mut next_mid = first_k.saturating_sub(1);
             for (offset, out_plane) in out_run.chunks_exact_mut(plane).enumerate() {
                 let k = first_k + offset;
-                let last_needed = (k + 1).min(n_k - 1);
-                while next_mid <= last_needed {
+                while next_mid <= (k + 1).min(n_k - 1) {
                     let slot = next_mid % 3;
-                    run_vectorised(UpdatePlane {
-                        around: Planes {
-                            centre: input(next_mid),
-                            k_minus: next_mid.checked_sub(1).map(input),
-                            k_plus: (next_mid + 1 < n_k).then(|| input(next_mid + 1)),
-                            n_j,
-                        },
-                        beta,
-                        out: &mut ring[slot * plane..(slot + 1) * plane],
-                    });
+                    let mid_plane = &mut ring[slot * plane..(slot + 1) * plane];
+                    update_plane(shape, next_mid, beta, input, mid_plane);
                     next_mid += 1;
                 }
                 let mid = |k: usize| &ring[(k % 3) * plane..(k % 3 + 1) * plane];
-                run_vectorised(UpdatePlane {
-                    around: Planes {
-                        centre: mid(k),
-                        k_minus: k.checked_sub(1).map(mid),
-                        k_plus: (k + 1 < n_k).then(|| mid(k + 1)),
-                        n_j,
-                    },
-                    beta,
-                    out: out_plane,
-                });
+                update_plane(shape, k, beta, mid, out_plane);
             }
         });
 }
