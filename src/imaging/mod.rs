@@ -345,14 +345,7 @@ impl<K: Kernels> ChainBuffers<K> {
         k.intensity(k.field(field)?, p, &mut self.intensity)?;
         if let Some((taps, radius)) = &self.taps {
             for axis in 0..3 {
-                let params = BlurParams {
-                    n_k: p.n_k,
-                    n_i: p.n_i,
-                    n_j: p.n_j,
-                    axis,
-                    radius: *radius,
-                    padding: [0; 3],
-                };
+                let params = BlurParams::along([p.n_k, p.n_i, p.n_j], axis, *radius);
                 k.blur_pass(&self.intensity, taps, &params, &mut self.scratch)?;
                 std::mem::swap(&mut self.intensity, &mut self.scratch);
             }

@@ -10,7 +10,7 @@ use ndarray::Array3;
 use serde::Serialize;
 
 use crate::backend::Moments;
-use crate::backend::cpu::blur::{BlurParams, blur_pass};
+use crate::backend::cpu::blur::blur;
 use crate::backend::cpu::masked_moments::masked_moments;
 use crate::imaging::{AnalysisRegion, gaussian_taps};
 use crate::volume::{Mask, Volume, check_same_grid, face_neighbours};
@@ -302,30 +302,16 @@ pub fn segment(volume: &Volume) -> Result<Segmentation> {
 }
 
 /// `volume` after a separable Gaussian of `sigma_voxels` (zero beyond the grid, whose padding holds
-/// only background), with the imaging chain's CPU blur passes.
+/// only background), with the imaging chain's CPU blur.
 pub fn smoothed(volume: &Volume, sigma_voxels: f64) -> Result<Volume> {
     ensure!(
         sigma_voxels.is_finite() && sigma_voxels > 0.0,
         "the smoothing sigma must be a positive number of voxels, got {sigma_voxels}"
     );
     let shape = volume.shape();
-    let taps = gaussian_taps(sigma_voxels);
-    let mut current = volume.as_slice().to_vec();
-    let mut next = vec![0.0; current.len()];
-    for axis in 0..3 {
-        let params = BlurParams {
-            n_k: shape[0] as u32,
-            n_i: shape[1] as u32,
-            n_j: shape[2] as u32,
-            axis,
-            radius: (taps.len() / 2) as u32,
-            padding: [0; 3],
-        };
-        blur_pass(&current, &taps, &params, &mut next);
-        std::mem::swap(&mut current, &mut next);
-    }
+    let blurred = blur(volume.as_slice(), shape, &gaussian_taps(sigma_voxels));
     Ok(Volume::new(
-        Array3::from_shape_vec(shape, current)?,
+        Array3::from_shape_vec(shape, blurred)?,
         volume.voxel_nm(),
     )?)
 }
