@@ -262,6 +262,11 @@ fn gpu_matches_cpu_after_1000_steps_on_nc1_at_1_nm() {
     assert_gpu_matches_cpu(gpu, &prepared.composition, &prepared.mask, tau);
 }
 
+/// Whether two fields hold the same f32 bits voxel for voxel.
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 /// The fused sweep is two single steps, bit for bit: on an irregular mask (outside markers inside
 /// the grid), with plane counts below, at and above its 16-plane task runs.
 #[test]
@@ -285,10 +290,7 @@ fn two_steps_per_sweep_equal_two_single_steps_bit_for_bit() {
         let mut fused = vec![0.0; field.len()];
         diffusion_two_steps(shape, 0.15, &field, &mut fused);
         assert!(
-            fused
-                .iter()
-                .zip(&twice)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            same_bits(&fused, &twice),
             "{n_k} planes: the fused sweep differs from two steps"
         );
         assert_ne!(fused, field, "{n_k} planes: nothing diffused");
@@ -317,10 +319,7 @@ fn many_steps_on_a_large_field_equal_single_steps() {
     }
     assert!(state.len() > FUSED_SWEEP_MIN_VOXELS);
     assert!(
-        state
-            .iter()
-            .zip(&expected)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        same_bits(&state, &expected),
         "3 steps on a large field differ from 3 single steps"
     );
 }

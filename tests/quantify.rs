@@ -1,6 +1,7 @@
 //! Quantification against what it must do (DESIGN.md §4.4–4.5): segmenting a reconstructed phantom
 //! recovers its volume, and the calibrated dose reproduces a measured noise level.
 
+use alloyfit::Volume;
 use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
@@ -23,34 +24,47 @@ fn phantom(name: &str, voxel_nm: f64) -> Phantom {
     voxelize(&find_particle(name).unwrap(), &options).unwrap()
 }
 
+/// The default chain at `voxel_nm` with `sirt_iterations`.
+fn imaging_params(voxel_nm: f64, sirt_iterations: usize) -> ImagingParams {
+    ImagingParams {
+        sirt_iterations,
+        ..ImagingParams::defaults(voxel_nm)
+    }
+}
+
+/// `particle` before heating, imaged through `params` with exact Poisson noise at `dose` (`seed`).
+fn reconstructed_before_heating(
+    particle: &Phantom,
+    params: &ImagingParams,
+    dose: f64,
+    seed: u64,
+) -> Volume {
+    let mut chain = ImagingChain::new(
+        &Backend::Cpu,
+        params,
+        &AnalysisRegion::new(&particle.mask).unwrap(),
+    )
+    .unwrap();
+    let state = Trajectory::new(
+        &Backend::Cpu,
+        &particle.composition,
+        &particle.mask,
+        BETA_DEFAULT,
+    )
+    .unwrap();
+    chain
+        .image(&state, Noise::Poisson { dose, seed }, true)
+        .unwrap()
+        .reconstruction
+        .unwrap()
+}
+
 #[test]
 fn segmentation_recovers_the_particle_volume() {
     for (name, voxel_nm) in [("NC1", 2.0), ("NR1", 0.5)] {
         let particle = phantom(name, voxel_nm);
-        let mut params = ImagingParams::defaults(voxel_nm);
-        params.sirt_iterations = 30;
-        let mut chain = ImagingChain::new(
-            &Backend::Cpu,
-            &params,
-            &AnalysisRegion::new(&particle.mask).unwrap(),
-        )
-        .unwrap();
-        let state = Trajectory::new(
-            &Backend::Cpu,
-            &particle.composition,
-            &particle.mask,
-            BETA_DEFAULT,
-        )
-        .unwrap();
-        let noise = Noise::Poisson {
-            dose: 100.0,
-            seed: 11,
-        };
-        let reconstruction = chain
-            .image(&state, noise, true)
-            .unwrap()
-            .reconstruction
-            .unwrap();
+        let params = imaging_params(voxel_nm, 30);
+        let reconstruction = reconstructed_before_heating(&particle, &params, 100.0, 11);
         let mean_au_fraction = Backend::Cpu
             .masked_moments(&particle.composition, &particle.mask)
             .unwrap()
@@ -94,30 +108,7 @@ fn segmentation_recovers_the_particle_volume() {
 #[test]
 fn smoothing_before_segmenting_keeps_the_noise_off_the_mask() {
     let particle = phantom("NR1", 0.5);
-    let mut params = ImagingParams::defaults(0.5);
-    params.sirt_iterations = 50;
-    let mut chain = ImagingChain::new(
-        &Backend::Cpu,
-        &params,
-        &AnalysisRegion::new(&particle.mask).unwrap(),
-    )
-    .unwrap();
-    let state = Trajectory::new(
-        &Backend::Cpu,
-        &particle.composition,
-        &particle.mask,
-        BETA_DEFAULT,
-    )
-    .unwrap();
-    let noise = Noise::Poisson {
-        dose: 10.0,
-        seed: 7,
-    };
-    let reconstruction = chain
-        .image(&state, noise, true)
-        .unwrap()
-        .reconstruction
-        .unwrap();
+    let reconstruction = reconstructed_before_heating(&particle, &imaging_params(0.5, 50), 10.0, 7);
     let off_the_phantom = |mask: &Mask| {
         mask.data()
             .iter()
