@@ -103,34 +103,73 @@ pub fn uniform_in(mask: &Mask, value: f64) -> Result<Volume> {
     Ok(Volume::new(data, mask.voxel_nm())?)
 }
 
+/// An experiment's reconstructions, read and segmented (both empty for a measured curve).
+#[derive(Debug, Clone, Default)]
+pub struct SegmentedReconstructions {
+    pub reconstructions: Vec<Volume>,
+    pub segmentations: Vec<Segmentation>,
+}
+
+/// Reads and segments `loaded`'s reconstructions, one progress step per file.
+pub fn read_and_segment(
+    loaded: &LoadedExperiment,
+    progress: &mut dyn Progress,
+) -> Result<SegmentedReconstructions> {
+    let Some(files) = &loaded.experiment.data.reconstructions else {
+        return Ok(SegmentedReconstructions::default());
+    };
+    let voxel_nm = loaded.experiment.particle.voxel_nm;
+    let mut segmented = SegmentedReconstructions::default();
+    progress.line(&format!("segmenting {} reconstructions", files.len()));
+    for (n, file) in files.iter().enumerate() {
+        let path = loaded.resolve(file);
+        let volume = read_reconstruction(&path, voxel_nm)?;
+        if let Some(first) = segmented.reconstructions.first() {
+            check_same_grid("reconstructions", Volume::grid(first), volume.grid())
+                .with_context(|| format!("{}", path.display()))?;
+        }
+        let segmentation = segment(&volume).with_context(|| format!("{}", path.display()))?;
+        segmented.segmentations.push(segmentation);
+        segmented.reconstructions.push(volume);
+        progress.step("segmenting", n + 1, files.len());
+    }
+    Ok(segmented)
+}
+
 /// Quantifies `loaded` on `backend`, reporting each stage to `progress`.
 pub fn prepare_experiment<'a>(
     backend: &'a Backend,
     loaded: &LoadedExperiment,
     progress: &mut dyn Progress,
 ) -> Result<PreparedExperiment<'a>> {
+    let segmented = read_and_segment(loaded, progress)?;
+    prepare_segmented(backend, loaded, segmented, progress)
+}
+
+/// [`prepare_experiment`] on reconstructions that [`read_and_segment`] already read from `loaded`,
+/// so that a second preparation of the same data (the start check's) does not read them again.
+pub fn prepare_segmented<'a>(
+    backend: &'a Backend,
+    loaded: &LoadedExperiment,
+    segmented: SegmentedReconstructions,
+    progress: &mut dyn Progress,
+) -> Result<PreparedExperiment<'a>> {
     let e = &loaded.experiment;
     let voxel_nm = e.particle.voxel_nm;
     let imaging = e.imaging_params(&loaded.dir)?;
-    let mut segmentations = Vec::new();
-    let mut reconstructions = Vec::new();
+    let SegmentedReconstructions {
+        reconstructions,
+        segmentations,
+    } = segmented;
     let (initial_composition, initial_mask, measured_alpha) =
         match (&e.data.reconstructions, &e.data.curve) {
             (Some(files), _) => {
-                progress.line(&format!("segmenting {} reconstructions", files.len()));
-                for (n, file) in files.iter().enumerate() {
-                    let path = loaded.resolve(file);
-                    let volume = read_reconstruction(&path, voxel_nm)?;
-                    if let Some(first) = reconstructions.first() {
-                        check_same_grid("reconstructions", Volume::grid(first), volume.grid())
-                            .with_context(|| format!("{}", path.display()))?;
-                    }
-                    let segmentation =
-                        segment(&volume).with_context(|| format!("{}", path.display()))?;
-                    segmentations.push(segmentation);
-                    reconstructions.push(volume);
-                    progress.step("segmenting", n + 1, files.len());
-                }
+                ensure!(
+                    reconstructions.len() == files.len(),
+                    "{} reconstructions segmented for the {} files of data.reconstructions",
+                    reconstructions.len(),
+                    files.len()
+                );
                 let mask = match (&e.data.mask, e.data.start_mask) {
                     (Some(file), _) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
                     (None, StartMask::Segmented) => segmentations[0].mask.clone(),

@@ -313,7 +313,7 @@ pub fn fit_into(
     )?;
     let fit_s = fit_started.elapsed().as_secs_f64();
     let check_started = Instant::now();
-    let start_check = start_check(backend, loaded, &outcome, table_points, reporter)?;
+    let start_check = start_check(backend, loaded, &prepared, &outcome, table_points, reporter)?;
     outcome
         .warnings
         .extend(start_check.as_ref().and_then(StartCheck::warning));

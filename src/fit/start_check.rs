@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{FitOutcome, fit};
-use crate::analysis::prepare_experiment;
+use crate::analysis::{PreparedExperiment, SegmentedReconstructions, prepare_segmented};
 use crate::backend::Backend;
 use crate::experiment::{LoadedExperiment, StartMask};
 use crate::progress::Progress;
@@ -43,11 +43,13 @@ impl StartCheck {
     }
 }
 
-/// Fits `loaded` again with the other start-mask rule, or None where there is nothing to check:
-/// `fit.start_check` is off, the mask is given (`data.mask`), or the experiment is a measured curve.
+/// Fits `loaded` again with the other start-mask rule, on the reconstructions `prepared` already
+/// read and segmented, or None where there is nothing to check: `fit.start_check` is off, the mask is
+/// given (`data.mask`), or the experiment is a measured curve.
 pub fn start_check(
     backend: &Backend,
     loaded: &LoadedExperiment,
+    prepared: &PreparedExperiment,
     first: &FitOutcome,
     table_points: usize,
     progress: &mut dyn Progress,
@@ -63,7 +65,11 @@ pub fn start_check(
     ));
     let mut other = loaded.clone();
     other.experiment.data.start_mask = start_mask;
-    let mut prepared = prepare_experiment(backend, &other, progress)?;
+    let segmented = SegmentedReconstructions {
+        reconstructions: prepared.reconstructions.clone(),
+        segmentations: prepared.segmentations.clone(),
+    };
+    let mut prepared = prepare_segmented(backend, &other, segmented, progress)?;
     let outcome = fit(
         backend,
         &mut prepared,
