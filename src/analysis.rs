@@ -14,7 +14,7 @@ use crate::experiment::{
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
     Measured, START_MASK_SMOOTHING_VOXELS, Segmentation, analysis_mask, composition_map, measure,
-    segment, smoothed, two_phase,
+    segment, segment_at_level, smoothed, two_phase,
 };
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
@@ -173,12 +173,15 @@ pub fn prepare_segmented<'a>(
                 let mask = match (&e.data.mask, e.data.start_mask) {
                     (Some(file), _) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
                     (None, StartMask::Segmented) => segmentations[0].mask.clone(),
-                    (None, StartMask::Smoothed) => {
-                        segment(&smoothed(&reconstructions[0], START_MASK_SMOOTHING_VOXELS)?)
-                            .with_context(|| {
-                                format!("{} (smoothed)", loaded.resolve(&files[0]).display())
-                            })?
-                            .mask
+                    (None, StartMask::Smoothed | StartMask::Fitted) => {
+                        segment_at_level(
+                            &smoothed(&reconstructions[0], START_MASK_SMOOTHING_VOXELS)?,
+                            e.data.start_level,
+                        )
+                        .with_context(|| {
+                            format!("{} (smoothed)", loaded.resolve(&files[0]).display())
+                        })?
+                        .mask
                     }
                 };
                 let map = composition_map(

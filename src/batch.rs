@@ -215,6 +215,8 @@ pub struct SummaryRow {
     pub mse: Option<f64>,
     /// How far the start check moved D, in SDs (report.json's `start_check.shift_sd`).
     pub start_shift_sd: Option<f64>,
+    /// The fitted start mask's surface level (report.json's `start_level.level`).
+    pub start_level: Option<f64>,
     pub device: Option<String>,
     pub time_s: Option<f64>,
     /// A failure's first line.
@@ -233,6 +235,7 @@ impl SummaryRow {
             sd_1e19_m2s: None,
             mse: None,
             start_shift_sd: None,
+            start_level: None,
             device: None,
             time_s: None,
             message: None,
@@ -253,6 +256,7 @@ impl SummaryRow {
             sd_1e19_m2s: number("/sd_1e19"),
             mse: number("/mse"),
             start_shift_sd: number("/start_check/shift_sd"),
+            start_level: number("/start_level/level"),
             device: report
                 .pointer("/device")
                 .and_then(serde_json::Value::as_str)
@@ -319,7 +323,7 @@ pub fn summarize(results: &Path) -> Result<Vec<SummaryRow>> {
         .collect()
 }
 
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 13] = [
     "name",
     "status",
     "volume_nm3",
@@ -329,12 +333,13 @@ const COLUMNS: [&str; 12] = [
     "sd_1e19_m2s",
     "mse",
     "start_shift_sd",
+    "start_level",
     "device",
     "time_s",
     "message",
 ];
 
-fn cells(row: &SummaryRow) -> [String; 12] {
+fn cells(row: &SummaryRow) -> [String; 13] {
     let number = |value: Option<f64>, digits: usize| {
         value.map_or(String::new(), |v| format!("{v:.digits$}"))
     };
@@ -349,6 +354,7 @@ fn cells(row: &SummaryRow) -> [String; 12] {
         number(row.sd_1e19_m2s, 3),
         row.mse.map_or(String::new(), |v| format!("{v:.2e}")),
         number(row.start_shift_sd, 1),
+        number(row.start_level, 3),
         text(&row.device),
         number(row.time_s, 1),
         text(&row.message),

@@ -69,26 +69,45 @@ pub struct DataSection {
     /// How the t = 0 reconstruction becomes the particle mask (unless `mask` gives one).
     #[serde(default)]
     pub start_mask: StartMask,
+    /// Where the smoothed and fitted rules cut the particle's surface, as a fraction of the
+    /// segmentation's half-height threshold: above 1 shrinks the mask, below 1 grows it. The fitted
+    /// rule searches it ([`crate::fit::start_level`]); commands that do not fit use it as given.
+    #[serde(default = "unit_start_level")]
+    pub start_level: f64,
 }
+
+fn unit_start_level() -> f64 {
+    1.0
+}
+
+/// The range of `data.start_level`, and of the fitted rule's search: ±20% of the threshold moves a
+/// surface by about a voxel, past which the curve no longer fits (docs/PERFORMANCE.md).
+pub const START_LEVEL_MIN: f64 = 0.8;
+pub const START_LEVEL_MAX: f64 = 1.2;
 
 /// How the particle mask is segmented from the t = 0 reconstruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StartMask {
     /// The reconstruction as measured.
-    #[default]
     Segmented,
     /// The reconstruction after a Gaussian of [`crate::imaging::quantify::START_MASK_SMOOTHING_VOXELS`],
-    /// which keeps the noise from roughening the mask's surface.
+    /// which keeps the noise from roughening the mask's surface, cut at `data.start_level`.
     Smoothed,
+    /// The smoothed rule with the surface level fitted along with D: the level whose start state
+    /// fits the measured curve best, its uncertainty carried into the SD of D.
+    #[default]
+    Fitted,
 }
 
 impl StartMask {
-    /// The other rule, which the start check fits with.
-    pub fn other(self) -> StartMask {
+    /// The other rule, which the start check fits with; the fitted rule has no check, its level's
+    /// error is in the SD.
+    pub fn other(self) -> Option<StartMask> {
         match self {
-            StartMask::Segmented => StartMask::Smoothed,
-            StartMask::Smoothed => StartMask::Segmented,
+            StartMask::Segmented => Some(StartMask::Smoothed),
+            StartMask::Smoothed => Some(StartMask::Segmented),
+            StartMask::Fitted => None,
         }
     }
 
@@ -97,6 +116,7 @@ impl StartMask {
         match self {
             StartMask::Segmented => "segmented as measured",
             StartMask::Smoothed => "smoothed before it is segmented",
+            StartMask::Fitted => "smoothed and cut at the fitted surface level",
         }
     }
 }
@@ -283,6 +303,11 @@ impl Experiment {
                 pair[0]
             );
         }
+        ensure!(
+            (START_LEVEL_MIN..=START_LEVEL_MAX).contains(&d.start_level),
+            "data.start_level must lie in [{START_LEVEL_MIN}, {START_LEVEL_MAX}] (a fraction of the half-height threshold), got {}",
+            d.start_level
+        );
         match (&d.reconstructions, &d.curve) {
             (Some(files), None) => ensure!(
                 files.len() == d.times_s.len(),

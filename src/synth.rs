@@ -166,7 +166,8 @@ pub fn synthesize(
             reshaped_mask: None,
             erosion_voxels: 0,
             initial_state: InitialState::TwoPhase,
-            start_mask: StartMask::Segmented,
+            start_mask: StartMask::default(),
+            start_level: 1.0,
         },
         imaging: ImagingSection {
             contrast_ratio: config.imaging.contrast_ratio,

@@ -183,9 +183,15 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "unknown start mask rule",
-        setup: |d| edit_experiment(d, "start_mask = \"segmented\"", "start_mask = \"blurred\""),
+        setup: |d| edit_experiment(d, "start_mask = \"fitted\"", "start_mask = \"blurred\""),
         args: FIT,
-        expected: &["experiment.toml", "start_mask", "smoothed"],
+        expected: &["experiment.toml", "start_mask", "smoothed", "fitted"],
+    },
+    Case {
+        name: "start level out of range",
+        setup: |d| edit_experiment(d, "start_level = 1.0", "start_level = 2.0"),
+        args: FIT,
+        expected: &["experiment.toml", "data.start_level", "[0.8, 1.2]", "2"],
     },
     Case {
         name: "wrong value type",

@@ -470,13 +470,23 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     assert!(d > 1e-19 && d < 1e-18, "{d}");
     assert_eq!(report["experiment"]["imaging"]["sirt_iterations"], 10);
     assert_eq!(report["fit"]["mode"], "table");
-    // The start check fitted again with the smoothed start mask and said how far D moved.
-    let check = &report["start_check"];
-    assert_eq!(check["start_mask"], "smoothed");
-    let d_check = check["d_m2s"].as_f64().unwrap();
-    let shift = check["shift_relative"].as_f64().unwrap();
-    assert!((d_check / d - 1.0 - shift).abs() < 1e-12, "{check}");
-    assert!(report["timings"]["start_check_s"].as_f64().unwrap() > 0.0);
+    // The default start mask rule fitted the surface level, within its range, and the SD
+    // includes the level's.
+    let level = &report["start_level"];
+    let tried = level["evaluations"].as_array().unwrap();
+    assert!(tried.len() >= 3, "{level}");
+    let best = level["level"].as_f64().unwrap();
+    assert!((0.8..=1.2).contains(&best), "{level}");
+    let best_mse = tried
+        .iter()
+        .map(|t| t["mse"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(report["mse"].as_f64().unwrap(), best_mse, "{level}");
+    assert!(
+        report["sd_m2s"].as_f64().unwrap() >= level["sd_at_level_m2s"].as_f64().unwrap(),
+        "{level}"
+    );
+    assert!(report["start_check"].is_null());
     for file in [
         "curves.csv",
         "measured.csv",
@@ -491,6 +501,33 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png} is a PNG file");
     }
     assert!(failure(&fit, dir).contains("--force"));
+
+    // With a fixed rule the start check fits again with the other one and says how far D moved.
+    let path = dir.join("exp/experiment.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("start_mask = \"fitted\"", "start_mask = \"segmented\"", 1),
+    )
+    .unwrap();
+    let checked = [
+        &fit[..2],
+        &["--out", "checked", "--device", "cpu", "--quiet"],
+    ]
+    .concat();
+    let output = alloyfit(&checked, dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("checked/report.json")).unwrap())
+            .unwrap();
+    assert!(report["start_level"].is_null());
+    let d = report["d_m2s"].as_f64().unwrap();
+    let check = &report["start_check"];
+    assert_eq!(check["start_mask"], "smoothed");
+    let d_check = check["d_m2s"].as_f64().unwrap();
+    let shift = check["shift_relative"].as_f64().unwrap();
+    assert!((d_check / d - 1.0 - shift).abs() < 1e-12, "{check}");
+    assert!(report["timings"]["start_check_s"].as_f64().unwrap() > 0.0);
 }
 
 /// `alloyfit batch` on `manifest.toml` into `results`, on the CPU.
@@ -547,7 +584,10 @@ fn batch_keeps_going_past_a_failure_resumes_and_summarizes() {
     let nc1: Vec<&str> = rows[1].split(',').collect();
     assert_eq!(nc1[..2], ["NC1", "done"], "{csv}");
     assert!(
-        nc1[4].contains(':') && nc1[5].parse::<f64>().is_ok() && nc1[8].parse::<f64>().is_ok(),
+        nc1[4].contains(':')
+            && nc1[5].parse::<f64>().is_ok()
+            && nc1[8].is_empty()
+            && nc1[9].parse::<f64>().is_ok(),
         "{csv}"
     );
     assert!(rows[2].starts_with("broken,failed,"), "{csv}");

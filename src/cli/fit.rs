@@ -4,15 +4,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use alloyfit::analysis::{PreparedExperiment, Quantification, prepare_experiment};
+use alloyfit::analysis::{PreparedExperiment, Quantification};
 use alloyfit::backend::{Backend, Engine};
 use alloyfit::experiment::{Experiment, FitMode, LoadedExperiment};
 use alloyfit::fit::simulated_reconstructions;
 use alloyfit::fit::start_check::{StartCheck, start_check};
-use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT, fit};
+use alloyfit::fit::start_level::{FitRun, StartLevel, prepare_and_fit};
+use alloyfit::fit::{FitOutcome, TABLE_POINTS_DEFAULT};
 use alloyfit::imaging::ImagingParams;
 use alloyfit::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically};
 use alloyfit::plot::slices::{central_k, montage, normalised_slice};
@@ -75,6 +76,8 @@ struct Report<'r> {
     fit: &'r FitOutcome,
     /// D fitted again with the other start-mask rule (absent where there is nothing to check).
     start_check: Option<&'r StartCheck>,
+    /// The fitted start mask's level search (absent for the other rules).
+    start_level: Option<&'r StartLevel>,
     quantification: &'r Quantification,
     experiment: &'r Experiment,
     imaging: &'r ImagingParams,
@@ -299,19 +302,13 @@ pub fn fit_into(
 ) -> Result<Fitted> {
     reporter.line(&format!("running on {}", backend.describe()));
     let started = Instant::now();
-    let mut prepared = prepare_experiment(backend, loaded, reporter)
-        .with_context(|| format!("{}", loaded.path.display()))?;
-    let quantify_s = started.elapsed().as_secs_f64();
-    reporter.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
-    let fit_started = Instant::now();
-    let mut outcome = fit(
-        backend,
-        &mut prepared,
-        &loaded.experiment.fit,
-        table_points,
-        reporter,
-    )?;
-    let fit_s = fit_started.elapsed().as_secs_f64();
+    let FitRun {
+        mut prepared,
+        mut outcome,
+        start_level,
+        prepare_s: quantify_s,
+        fit_s,
+    } = prepare_and_fit(backend, loaded, table_points, reporter)?;
     let check_started = Instant::now();
     let start_check = start_check(backend, loaded, &prepared, &outcome, table_points, reporter)?;
     outcome
@@ -338,6 +335,7 @@ pub fn fit_into(
         mse: outcome.mse,
         fit: &outcome,
         start_check: start_check.as_ref(),
+        start_level: start_level.as_ref(),
         quantification: &prepared.quantification,
         experiment: &loaded.experiment,
         imaging: &prepared.imaging,

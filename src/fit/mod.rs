@@ -5,6 +5,7 @@
 pub mod brent;
 pub mod pchip;
 pub mod start_check;
+pub mod start_level;
 pub mod uncertainty;
 
 use std::collections::HashMap;

@@ -45,7 +45,7 @@ impl StartCheck {
 
 /// Fits `loaded` again with the other start-mask rule, on the reconstructions `prepared` already
 /// read and segmented, or None where there is nothing to check: `fit.start_check` is off, the mask is
-/// given (`data.mask`), or the experiment is a measured curve.
+/// given (`data.mask`), the rule is the fitted one, or the experiment is a measured curve.
 pub fn start_check(
     backend: &Backend,
     loaded: &LoadedExperiment,
@@ -55,10 +55,12 @@ pub fn start_check(
     progress: &mut dyn Progress,
 ) -> Result<Option<StartCheck>> {
     let data = &loaded.experiment.data;
+    let Some(start_mask) = data.start_mask.other() else {
+        return Ok(None);
+    };
     if !loaded.experiment.fit.start_check || data.reconstructions.is_none() || data.mask.is_some() {
         return Ok(None);
     }
-    let start_mask = data.start_mask.other();
     progress.line(&format!(
         "start check: fitting again with the t = 0 reconstruction {}",
         start_mask.describe()

@@ -261,6 +261,11 @@ fn half_height_cut(volume: &Volume, shape: [usize; 3], background: f64) -> Resul
 
 /// Segments the particle in a reconstruction (DESIGN.md §4.4).
 pub fn segment(volume: &Volume) -> Result<Segmentation> {
+    segment_at_level(volume, 1.0)
+}
+
+/// [`segment`] with the final cut at `level` times the half-height threshold (`data.start_level`).
+pub fn segment_at_level(volume: &Volume, level: f64) -> Result<Segmentation> {
     let shape = volume.shape();
     let values = volume.as_slice();
     if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
@@ -279,7 +284,8 @@ pub fn segment(volume: &Volume) -> Result<Segmentation> {
         .map(|&v| f64::from(v) > threshold)
         .collect();
     let background = band_background(values, shape, &particle)?;
-    let (corrected, threshold) = half_height_cut(volume, shape, background)?;
+    let (corrected, half_height) = half_height_cut(volume, shape, background)?;
+    let threshold = level * half_height;
     let above = Array3::from_shape_vec(
         shape,
         corrected

@@ -1,0 +1,334 @@
+//! The fitted start mask (`data.start_mask = "fitted"`, the default): the surface level of the
+//! smoothed t = 0 segmentation is fitted along with D, and its uncertainty goes into the SD.
+//!
+//! The mask decides where the spreads are measured and where the simulated particle ends, and D
+//! follows it steeply: a level 10% above the half-height threshold (about half a voxel of surface)
+//! moves D by +10% on NC1 at 2 nm. The curve itself says which level is right: a mask that is too
+//! large or too small leaves the measured and the simulated fully alloyed spreads apart, and the
+//! best-fit MSE grows 40-fold within ±5% of the level (docs/PERFORMANCE.md, "The fitted start
+//! level"). So the level is a second parameter, found by minimising the profile MSE(level) =
+//! min over D of MSE(D, level), each level with its own mask, quantification and table.
+//!
+//! SD: for a least-squares fit linear near its optimum, the marginal variance of D is its variance
+//! at the fitted level plus (∂D̂/∂level)² times the level's variance, and the level's variance comes
+//! from the profile's curvature: Var(level) = 2σ²/SSE'', with σ² = SSE/(K − 2) for K points and
+//! two parameters.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use serde::Serialize;
+
+use super::{FitOutcome, fit};
+use crate::analysis::{PreparedExperiment, SegmentedReconstructions, prepare_segmented};
+use crate::analysis::{prepare_experiment, read_and_segment};
+use crate::backend::Backend;
+use crate::experiment::{LoadedExperiment, START_LEVEL_MAX, START_LEVEL_MIN, StartMask};
+use crate::progress::Progress;
+
+/// The first levels tried are 1 and 1 ± this.
+const FIRST_STEP: f64 = 0.05;
+/// The search stops when a parabolic step would move the level by less than this. A level step of
+/// 0.005 moves about 1 in 1000 of the mask's voxels (NR1 at 0.5 nm), and D by about 0.5%.
+const LEVEL_TOLERANCE: f64 = 0.005;
+/// Each level costs a quantification and a table; the search gives up after this many.
+const MAX_LEVELS: usize = 9;
+
+/// One level tried.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelEvaluation {
+    pub level: f64,
+    pub d_m2s: f64,
+    pub mse: f64,
+}
+
+/// The fitted surface level and what it does to the SD.
+#[derive(Debug, Clone, Serialize)]
+pub struct StartLevel {
+    pub level: f64,
+    pub sd_level: f64,
+    /// ∂D̂/∂level from the levels around the optimum, in m²/s per unit level.
+    pub d_slope_m2s: f64,
+    /// SD(D) at the fitted level, as if the level were known; the fit's `sd_m2s` adds the level's.
+    pub sd_at_level_m2s: f64,
+    /// Every level tried, in the order tried.
+    pub evaluations: Vec<LevelEvaluation>,
+}
+
+/// A prepared and fitted experiment, and the seconds spent on each.
+pub struct FitRun<'a> {
+    pub prepared: PreparedExperiment<'a>,
+    pub outcome: FitOutcome,
+    /// The level search, where the start mask rule is the fitted one.
+    pub start_level: Option<StartLevel>,
+    pub prepare_s: f64,
+    pub fit_s: f64,
+}
+
+/// Prepares and fits `loaded`, searching the start level where its rule is the fitted one and its
+/// mask comes from the reconstructions.
+pub fn prepare_and_fit<'a>(
+    backend: &'a Backend,
+    loaded: &LoadedExperiment,
+    table_points: usize,
+    progress: &mut dyn Progress,
+) -> Result<FitRun<'a>> {
+    let data = &loaded.experiment.data;
+    let started = Instant::now();
+    if data.start_mask != StartMask::Fitted || data.reconstructions.is_none() || data.mask.is_some()
+    {
+        let mut prepared = prepare_experiment(backend, loaded, progress)
+            .with_context(|| format!("{}", loaded.path.display()))?;
+        let prepare_s = started.elapsed().as_secs_f64();
+        progress.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
+        let fit_started = Instant::now();
+        let outcome = fit(
+            backend,
+            &mut prepared,
+            &loaded.experiment.fit,
+            table_points,
+            progress,
+        )?;
+        return Ok(FitRun {
+            prepared,
+            outcome,
+            start_level: None,
+            prepare_s,
+            fit_s: fit_started.elapsed().as_secs_f64(),
+        });
+    }
+    let segmented =
+        read_and_segment(loaded, progress).with_context(|| format!("{}", loaded.path.display()))?;
+    let mut search = LevelSearch {
+        backend,
+        loaded,
+        segmented,
+        table_points,
+        tried: Vec::new(),
+        best: None,
+        prepare_s: started.elapsed().as_secs_f64(),
+        fit_s: 0.0,
+    };
+    for level in [1.0 - FIRST_STEP, 1.0, 1.0 + FIRST_STEP] {
+        search.evaluate(level, progress)?;
+    }
+    while search.tried.len() < MAX_LEVELS {
+        let Some(next) = next_level(&search.tried) else {
+            break;
+        };
+        search.evaluate(next, progress)?;
+    }
+    search.finish(progress)
+}
+
+struct LevelSearch<'a, 'l> {
+    backend: &'a Backend,
+    loaded: &'l LoadedExperiment,
+    segmented: SegmentedReconstructions,
+    table_points: usize,
+    tried: Vec<LevelEvaluation>,
+    best: Option<(PreparedExperiment<'a>, FitOutcome)>,
+    prepare_s: f64,
+    fit_s: f64,
+}
+
+impl<'a> LevelSearch<'a, '_> {
+    fn evaluate(&mut self, level: f64, progress: &mut dyn Progress) -> Result<()> {
+        progress.line(&format!("start level {level:.4}: preparing and fitting"));
+        let mut at_level = self.loaded.clone();
+        at_level.experiment.data.start_level = level;
+        let started = Instant::now();
+        let segmented = SegmentedReconstructions {
+            reconstructions: self.segmented.reconstructions.clone(),
+            segmentations: self.segmented.segmentations.clone(),
+        };
+        let mut prepared = prepare_segmented(self.backend, &at_level, segmented, progress)
+            .with_context(|| format!("{} at start level {level}", self.loaded.path.display()))?;
+        let fitted = Instant::now();
+        self.prepare_s += (fitted - started).as_secs_f64();
+        let outcome = fit(
+            self.backend,
+            &mut prepared,
+            &at_level.experiment.fit,
+            self.table_points,
+            progress,
+        )?;
+        self.fit_s += fitted.elapsed().as_secs_f64();
+        progress.line(&format!(
+            "start level {level:.4}: D = {:.4e} m²/s, MSE {:.3e}",
+            outcome.d_m2s, outcome.mse
+        ));
+        self.tried.push(LevelEvaluation {
+            level,
+            d_m2s: outcome.d_m2s,
+            mse: outcome.mse,
+        });
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|(_, best)| outcome.mse < best.mse)
+        {
+            self.best = Some((prepared, outcome));
+        }
+        Ok(())
+    }
+
+    fn finish(self, progress: &mut dyn Progress) -> Result<FitRun<'a>> {
+        let (sorted, best) = sorted(&self.tried);
+        let at_end = best == 0 || best == sorted.len() - 1;
+        let around =
+            (!at_end).then(|| [sorted[best - 1], sorted[best], sorted[best + 1]].map(Clone::clone));
+        let level = sorted[best].level;
+        let (prepared, mut outcome) = self.best.expect("three levels tried");
+        ensure!(
+            around.as_ref().is_none_or(|[_, b, _]| b.mse == outcome.mse),
+            "the level search lost its best fit"
+        );
+        let sd_at_level_m2s = outcome.sd_m2s;
+        let (sd_level, d_slope_m2s) = if let Some([a, b, c]) = &around {
+            let points = outcome.residuals.len() as f64;
+            let sse_curvature =
+                points * second_difference([a.level, b.level, c.level], [a.mse, b.mse, c.mse]);
+            let variance = outcome.mse * points / (points - 2.0);
+            let slope = (c.d_m2s - a.d_m2s) / (c.level - a.level);
+            ((2.0 * variance / sse_curvature).sqrt(), slope)
+        } else {
+            outcome.warnings.push(format!(
+                "the start level's best fit lies at {level}, the end of [{START_LEVEL_MIN}, {START_LEVEL_MAX}]: the t = 0 segmentation does not fit the curve; check data.start_mask and the reconstructions"
+            ));
+            (f64::NAN, f64::NAN)
+        };
+        if sd_level.is_finite() {
+            outcome.sd_m2s = sd_at_level_m2s.hypot(d_slope_m2s * sd_level);
+        } else if !at_end {
+            outcome.warnings.push(format!(
+                "the MSE is not convex in the start level around {level}: the SD leaves out the start level's error"
+            ));
+        }
+        progress.line(&format!(
+            "start level {level:.4} ± {sd_level:.4}: SD of D {:.3e} at the level, {:.3e} with it",
+            sd_at_level_m2s, outcome.sd_m2s
+        ));
+        let evaluations = self.tried;
+        Ok(FitRun {
+            prepared,
+            outcome,
+            start_level: Some(StartLevel {
+                level,
+                sd_level,
+                d_slope_m2s,
+                sd_at_level_m2s,
+                evaluations,
+            }),
+            prepare_s: self.prepare_s,
+            fit_s: self.fit_s,
+        })
+    }
+}
+
+/// The tried levels in order and the index of the lowest MSE.
+fn sorted(tried: &[LevelEvaluation]) -> (Vec<&LevelEvaluation>, usize) {
+    let mut sorted: Vec<&LevelEvaluation> = tried.iter().collect();
+    sorted.sort_by(|a, b| a.level.total_cmp(&b.level));
+    let best = (0..sorted.len())
+        .min_by(|&i, &j| sorted[i].mse.total_cmp(&sorted[j].mse))
+        .expect("three levels tried");
+    (sorted, best)
+}
+
+/// The next level to try: outward by [`FIRST_STEP`] while the lowest MSE is at an end of the tried
+/// levels, then the vertex of the parabola through the lowest and its neighbours; None when that is
+/// within [`LEVEL_TOLERANCE`] of a tried level (the lowest at a bound included).
+fn next_level(tried: &[LevelEvaluation]) -> Option<f64> {
+    let (sorted, best) = sorted(tried);
+    let next = if best == 0 {
+        (sorted[0].level - FIRST_STEP).max(START_LEVEL_MIN)
+    } else if best == sorted.len() - 1 {
+        (sorted[best].level + FIRST_STEP).min(START_LEVEL_MAX)
+    } else {
+        let [a, b, c] = [sorted[best - 1], sorted[best], sorted[best + 1]];
+        parabola_vertex([a.level, b.level, c.level], [a.mse, b.mse, c.mse])?
+    };
+    tried
+        .iter()
+        .all(|t| (t.level - next).abs() > LEVEL_TOLERANCE)
+        .then_some(next)
+}
+
+/// The vertex of the parabola through three points with x0 < x1 < x2, where it has a minimum.
+fn parabola_vertex(x: [f64; 3], y: [f64; 3]) -> Option<f64> {
+    let curvature = second_difference(x, y);
+    (curvature > 0.0).then(|| {
+        let slope_left = (y[1] - y[0]) / (x[1] - x[0]);
+        // The derivative at the midpoint of x0 and x1 is slope_left; it falls to 0 at the vertex.
+        0.5 * (x[0] + x[1]) - slope_left / curvature
+    })
+}
+
+/// The second derivative of the parabola through three points with distinct x.
+fn second_difference(x: [f64; 3], y: [f64; 3]) -> f64 {
+    let slope_left = (y[1] - y[0]) / (x[1] - x[0]);
+    let slope_right = (y[2] - y[1]) / (x[2] - x[1]);
+    2.0 * (slope_right - slope_left) / (x[2] - x[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parabola_vertex_and_curvature_are_exact_for_a_parabola() {
+        let f = |x: f64| 3.0 * (x - 1.013).powi(2) + 0.5;
+        let x = [0.95, 1.0, 1.08];
+        let y = x.map(f);
+        assert!((second_difference(x, y) - 6.0).abs() < 1e-9);
+        assert!((parabola_vertex(x, y).unwrap() - 1.013).abs() < 1e-12);
+        assert!(parabola_vertex(x, x.map(|v| -f(v))).is_none());
+    }
+
+    /// The search on a made-up profile: levels tried until [`next_level`] stops, as the fit does.
+    fn search(mse: impl Fn(f64) -> f64) -> Vec<f64> {
+        let mut tried: Vec<LevelEvaluation> = [1.0 - FIRST_STEP, 1.0, 1.0 + FIRST_STEP]
+            .map(|level| LevelEvaluation {
+                level,
+                d_m2s: 1e-19,
+                mse: mse(level),
+            })
+            .into();
+        while tried.len() < MAX_LEVELS {
+            let Some(level) = next_level(&tried) else {
+                break;
+            };
+            tried.push(LevelEvaluation {
+                level,
+                d_m2s: 1e-19,
+                mse: mse(level),
+            });
+        }
+        tried.iter().map(|t| t.level).collect()
+    }
+
+    #[test]
+    fn the_search_stops_within_tolerance_of_a_smooth_minimum() {
+        // NR1's profile at 0.5 nm is steeper on the low side, as this one.
+        let levels = search(|x| {
+            let d = x - 1.034;
+            1e-6 + if d < 0.0 { 0.3 * d * d } else { 0.15 * d * d }
+        });
+        let closest = levels
+            .iter()
+            .map(|&x| (x - 1.034).abs())
+            .fold(f64::INFINITY, f64::min);
+        assert!(closest < 2.0 * LEVEL_TOLERANCE, "{levels:?}");
+        assert!(levels.len() <= 6, "{levels:?}");
+    }
+
+    #[test]
+    fn the_search_walks_out_to_a_bound_and_stops_there() {
+        let levels = search(|x| (1.5 - x).powi(2));
+        assert_eq!(levels.last().copied(), Some(START_LEVEL_MAX), "{levels:?}");
+        assert!(levels.len() < MAX_LEVELS, "{levels:?}");
+        let levels = search(|x| (x - 0.5).powi(2));
+        assert_eq!(levels.last().copied(), Some(START_LEVEL_MIN), "{levels:?}");
+    }
+}
