@@ -133,7 +133,7 @@ fn recovers_the_d_of_a_cube() {
 /// NR1 at the 0.5 nm of DESIGN.md §5. Coarser voxels fail: at 1 nm the shell is 3 voxels thick and
 /// the t = 0 segmentation cuts into it (25% too few voxels); at 0.75 nm D comes out +15%. The fitted
 /// start level matters most here: the segmented mask's rough surface put D −6.2% (−2.3 SD) off,
-/// the fitted level −0.5% (−1.1 SD).
+/// the fitted level −0.5% (−1.0 SD).
 #[test]
 fn recovers_the_d_of_a_rod() {
     let z = assert_recovers("NR1", 0.5, 3.4e-19, 50, 0.1);

@@ -12,7 +12,8 @@
 //! SD: for a least-squares fit linear near its optimum, the marginal variance of D is its variance
 //! at the fitted level plus (∂D̂/∂level)² times the level's variance, and the level's variance comes
 //! from the profile's curvature: Var(level) = 2σ²/SSE'', with σ² = SSE/(K − 2) for K points and
-//! two parameters.
+//! two parameters. The variance at the level is the fit's own, scaled by (K − 1)/(K − 2) for the
+//! same reason.
 
 use std::time::Instant;
 
@@ -184,9 +185,11 @@ impl<'a> LevelSearch<'a, '_> {
             around.as_ref().is_none_or(|[_, b, _]| b.mse == outcome.mse),
             "the level search lost its best fit"
         );
-        let sd_at_level_m2s = outcome.sd_m2s;
+        let points = outcome.residuals.len() as f64;
+        // The level was fitted too: the residuals have one degree of freedom fewer than the fit at a
+        // fixed level counted.
+        let sd_at_level_m2s = outcome.sd_m2s * ((points - 1.0) / (points - 2.0)).sqrt();
         let (sd_level, d_slope_m2s) = if let Some([a, b, c]) = &around {
-            let points = outcome.residuals.len() as f64;
             let sse_curvature =
                 points * second_difference([a.level, b.level, c.level], [a.mse, b.mse, c.mse]);
             let variance = outcome.mse * points / (points - 2.0);
@@ -198,6 +201,7 @@ impl<'a> LevelSearch<'a, '_> {
             ));
             (f64::NAN, f64::NAN)
         };
+        outcome.sd_m2s = sd_at_level_m2s;
         if sd_level.is_finite() {
             outcome.sd_m2s = sd_at_level_m2s.hypot(d_slope_m2s * sd_level);
         } else if !at_end {
