@@ -5,7 +5,7 @@
 //! follows it steeply: a level 10% above the half-height threshold (about half a voxel of surface)
 //! moves D by +10% on NC1 at 2 nm. The curve itself says which level is right: a mask that is too
 //! large or too small leaves the measured and the simulated fully alloyed spreads apart, and the
-//! best-fit MSE grows 40-fold within ±5% of the level (docs/PERFORMANCE.md, "The fitted start
+//! best-fit MSE grows 10–40-fold within ±5% of the level (docs/PERFORMANCE.md, "The fitted start
 //! level"). So the level is a second parameter, found by minimising the profile MSE(level) =
 //! min over D of MSE(D, level), each level with its own mask, quantification and table.
 //!
@@ -30,8 +30,10 @@ use crate::progress::Progress;
 /// The first levels tried are 1 and 1 ± this.
 const FIRST_STEP: f64 = 0.05;
 /// The search stops when a parabolic step would move the level by less than this. A level step of
-/// 0.005 moves about 1 in 1000 of the mask's voxels (NR1 at 0.5 nm), and D by about 0.5%.
-const LEVEL_TOLERANCE: f64 = 0.005;
+/// 0.002 moves about 1 in 2500 of the mask's voxels and D by 0.15% (NC1 at 2 nm) to 0.3% (NR1 at
+/// 0.5 nm), under the level's own SD there (0.003–0.008); at 0.005 the stop itself would move D by
+/// as much as the SD.
+const LEVEL_TOLERANCE: f64 = 0.002;
 /// Each level costs a quantification and a table; the search gives up after this many.
 const MAX_LEVELS: usize = 9;
 
