@@ -316,10 +316,10 @@ mod tests {
 
     #[test]
     fn the_search_stops_within_tolerance_of_a_smooth_minimum() {
-        // NR1's profile at 0.5 nm is steeper on the low side, as this one.
+        // NR1's profile at 0.5 nm is steeper on the low side, as this smooth one.
         let levels = search(|x| {
             let d = x - 1.034;
-            1e-6 + if d < 0.0 { 0.3 * d * d } else { 0.15 * d * d }
+            1e-6 + 0.2 * d * d - 0.5 * d * d * d
         });
         let closest = levels
             .iter()
