@@ -2,7 +2,7 @@
 //! smoothed t = 0 segmentation is fitted along with D, and its uncertainty goes into the SD.
 //!
 //! The mask decides where the spreads are measured and where the simulated particle ends, and D
-//! follows it steeply: a level 10% above the half-height threshold (about half a voxel of surface)
+//! follows it steeply: a level 10% above the half-height threshold (a sixth of a voxel of surface)
 //! moves D by +10% on NC1 at 2 nm. The curve itself says which level is right: a mask that is too
 //! large or too small leaves the measured and the simulated fully alloyed spreads apart, and the
 //! best-fit MSE grows 10–40-fold within ±5% of the level (docs/PERFORMANCE.md, "The fitted start
@@ -30,10 +30,11 @@ use crate::progress::Progress;
 /// The first levels tried are 1 and 1 ± this.
 const FIRST_STEP: f64 = 0.05;
 /// The search stops when a parabolic step would move the level by less than this. A level step of
-/// 0.002 moves about 1 in 2500 of the mask's voxels and D by 0.15% (NC1 at 2 nm) to 0.3% (NR1 at
-/// 0.5 nm), under the level's own SD there (0.003–0.008); at 0.005 the stop itself would move D by
-/// as much as the SD.
-const LEVEL_TOLERANCE: f64 = 0.002;
+/// 0.005 moves about 1 in 1000 of the mask's voxels and D by 0.35% (NC1 at 2 nm) to 0.8% (NR1 at
+/// 0.5 nm). A finer stop is no better: levels 0.002 apart differ by a few hundred voxels, the MSE
+/// between them is noise, and the curvature behind the level's SD came out twice as sharp (NR1
+/// at 0.5 nm: SD of D 0.26%, the truth 2.9 SD away; docs/PERFORMANCE.md, "The fitted start level").
+const LEVEL_TOLERANCE: f64 = 0.005;
 /// Each level costs a quantification and a table; the search gives up after this many.
 const MAX_LEVELS: usize = 9;
 
