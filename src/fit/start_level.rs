@@ -191,8 +191,17 @@ impl<'a> LevelSearch<'a, '_> {
         let points = outcome.residuals.len() as f64;
         // The level was fitted too: the residuals have one degree of freedom fewer than the fit at a
         // fixed level counted.
-        let sd_at_level_m2s = outcome.sd_m2s * ((points - 1.0) / (points - 2.0)).sqrt();
-        let (sd_level, d_slope_m2s) = if let Some([a, b, c]) = &around {
+        let sd_at_level_m2s = if points < 3.0 {
+            outcome.sd_m2s
+        } else {
+            outcome.sd_m2s * ((points - 1.0) / (points - 2.0)).sqrt()
+        };
+        let (sd_level, d_slope_m2s) = if points < 3.0 {
+            outcome.warnings.push(format!(
+                "{points} points leave no residual to estimate the start level's error from: the SD is D's at the fitted level"
+            ));
+            (f64::NAN, f64::NAN)
+        } else if let Some([a, b, c]) = &around {
             let sse_curvature =
                 points * second_difference([a.level, b.level, c.level], [a.mse, b.mse, c.mse]);
             let variance = outcome.mse * points / (points - 2.0);
@@ -207,7 +216,7 @@ impl<'a> LevelSearch<'a, '_> {
         outcome.sd_m2s = sd_at_level_m2s;
         if sd_level.is_finite() {
             outcome.sd_m2s = sd_at_level_m2s.hypot(d_slope_m2s * sd_level);
-        } else if !at_end {
+        } else if !at_end && points >= 3.0 {
             outcome.warnings.push(format!(
                 "the MSE is not convex in the start level around {level}: the SD leaves out the start level's error"
             ));
