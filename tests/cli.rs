@@ -562,7 +562,19 @@ fn batch_keeps_going_past_a_failure_resumes_and_summarizes() {
     let batch = [BATCH.as_slice(), &["--quiet"]].concat();
     let output = alloyfit(&batch, dir);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    assert!(dir.join("results/NC1/report.json").is_file());
+    // Three times leave two fitted points for D and the start level: the SD is D's at the level,
+    // finite, and a warning says why.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("results/NC1/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        report["sd_m2s"].as_f64().is_some_and(f64::is_finite),
+        "{}",
+        report["sd_m2s"]
+    );
+    let warnings = report["fit"]["warnings"].to_string();
+    assert!(warnings.contains("no residual"), "{warnings}");
     let error = std::fs::read_to_string(dir.join("results/broken/error.txt")).unwrap();
     assert!(error.contains("recon_01_t120s.tif"), "{error}");
     assert!(!dir.join("results/broken/report.json").exists());
