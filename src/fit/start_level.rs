@@ -79,8 +79,7 @@ pub fn prepare_and_fit<'a>(
 ) -> Result<FitRun<'a>> {
     let data = &loaded.experiment.data;
     let started = Instant::now();
-    if data.start_mask != StartMask::Fitted || data.reconstructions.is_none() || data.mask.is_some()
-    {
+    if data.start_mask != StartMask::Fitted || !data.start_mask_applies() {
         let mut prepared = prepare_experiment(backend, loaded, progress)
             .with_context(|| format!("{}", loaded.path.display()))?;
         let prepare_s = started.elapsed().as_secs_f64();
@@ -108,21 +107,30 @@ pub fn prepare_and_fit<'a>(
         loaded,
         segmented,
         table_points,
-        tried: Vec::new(),
         best: None,
         prepare_s: started.elapsed().as_secs_f64(),
         fit_s: 0.0,
     };
+    let tried = search_levels(|level| search.evaluate(level, progress))?;
+    search.finish(tried, progress)
+}
+
+/// Tries levels 1 − [`FIRST_STEP`], 1 and 1 + [`FIRST_STEP`], then those [`next_level`] asks for
+/// until it stops or [`MAX_LEVELS`] are tried.
+fn search_levels(
+    mut try_level: impl FnMut(f64) -> Result<LevelEvaluation>,
+) -> Result<Vec<LevelEvaluation>> {
+    let mut tried = Vec::with_capacity(MAX_LEVELS);
     for level in [1.0 - FIRST_STEP, 1.0, 1.0 + FIRST_STEP] {
-        search.evaluate(level, progress)?;
+        tried.push(try_level(level)?);
     }
-    while search.tried.len() < MAX_LEVELS {
-        let Some(next) = next_level(&search.tried) else {
+    while tried.len() < MAX_LEVELS {
+        let Some(next) = next_level(&tried) else {
             break;
         };
-        search.evaluate(next, progress)?;
+        tried.push(try_level(next)?);
     }
-    search.finish(progress)
+    Ok(tried)
 }
 
 struct LevelSearch<'a, 'l> {
@@ -130,24 +138,24 @@ struct LevelSearch<'a, 'l> {
     loaded: &'l LoadedExperiment,
     segmented: SegmentedReconstructions,
     table_points: usize,
-    tried: Vec<LevelEvaluation>,
     best: Option<(PreparedExperiment<'a>, FitOutcome)>,
     prepare_s: f64,
     fit_s: f64,
 }
 
 impl<'a> LevelSearch<'a, '_> {
-    fn evaluate(&mut self, level: f64, progress: &mut dyn Progress) -> Result<()> {
+    /// Prepares and fits at `level`, keeping the prepared experiment and fit if its MSE is the
+    /// lowest yet.
+    fn evaluate(&mut self, level: f64, progress: &mut dyn Progress) -> Result<LevelEvaluation> {
         progress.line(&format!("start level {level:.4}: preparing and fitting"));
         let mut at_level = self.loaded.clone();
         at_level.experiment.data.start_level = level;
         let started = Instant::now();
-        let segmented = SegmentedReconstructions {
-            reconstructions: self.segmented.reconstructions.clone(),
-            segmentations: self.segmented.segmentations.clone(),
-        };
-        let mut prepared = prepare_segmented(self.backend, &at_level, segmented, progress)
-            .with_context(|| format!("{} at start level {level}", self.loaded.path.display()))?;
+        let mut prepared =
+            prepare_segmented(self.backend, &at_level, self.segmented.clone(), progress)
+                .with_context(|| {
+                    format!("{} at start level {level}", self.loaded.path.display())
+                })?;
         let fitted = Instant::now();
         self.prepare_s += (fitted - started).as_secs_f64();
         let outcome = fit(
@@ -162,11 +170,11 @@ impl<'a> LevelSearch<'a, '_> {
             "start level {level:.4}: D = {:.4e} m²/s, MSE {:.3e}",
             outcome.d_m2s, outcome.mse
         ));
-        self.tried.push(LevelEvaluation {
+        let evaluation = LevelEvaluation {
             level,
             d_m2s: outcome.d_m2s,
             mse: outcome.mse,
-        });
+        };
         if self
             .best
             .as_ref()
@@ -174,11 +182,15 @@ impl<'a> LevelSearch<'a, '_> {
         {
             self.best = Some((prepared, outcome));
         }
-        Ok(())
+        Ok(evaluation)
     }
 
-    fn finish(self, progress: &mut dyn Progress) -> Result<FitRun<'a>> {
-        let (sorted, best) = sorted(&self.tried);
+    fn finish(
+        self,
+        tried: Vec<LevelEvaluation>,
+        progress: &mut dyn Progress,
+    ) -> Result<FitRun<'a>> {
+        let (sorted, best) = sorted(&tried);
         let at_end = best == 0 || best == sorted.len() - 1;
         let around =
             (!at_end).then(|| [sorted[best - 1], sorted[best], sorted[best + 1]].map(Clone::clone));
@@ -191,41 +203,49 @@ impl<'a> LevelSearch<'a, '_> {
         let points = outcome.residuals.len() as f64;
         // The level was fitted too: the residuals have one degree of freedom fewer than the fit at a
         // fixed level counted.
-        let sd_at_level_m2s = if points < 3.0 {
-            outcome.sd_m2s
-        } else {
+        let residual_left = points >= 3.0;
+        let sd_at_level_m2s = if residual_left {
             outcome.sd_m2s * ((points - 1.0) / (points - 2.0)).sqrt()
-        };
-        let (sd_level, d_slope_m2s) = if points < 3.0 {
-            outcome.warnings.push(format!(
-                "{points} points leave no residual to estimate the start level's error from: the SD is D's at the fitted level"
-            ));
-            (f64::NAN, f64::NAN)
-        } else if let Some([a, b, c]) = &around {
-            let sse_curvature =
-                points * second_difference([a.level, b.level, c.level], [a.mse, b.mse, c.mse]);
-            let variance = outcome.mse * points / (points - 2.0);
-            let slope = (c.d_m2s - a.d_m2s) / (c.level - a.level);
-            ((2.0 * variance / sse_curvature).sqrt(), slope)
         } else {
-            outcome.warnings.push(format!(
-                "the start level's best fit lies at {level}, the end of [{START_LEVEL_MIN}, {START_LEVEL_MAX}]: the t = 0 segmentation does not fit the curve; check data.start_mask and the reconstructions"
-            ));
-            (f64::NAN, f64::NAN)
+            outcome.sd_m2s
         };
-        outcome.sd_m2s = sd_at_level_m2s;
-        if sd_level.is_finite() {
-            outcome.sd_m2s = sd_at_level_m2s.hypot(d_slope_m2s * sd_level);
-        } else if !at_end && points >= 3.0 {
-            outcome.warnings.push(format!(
-                "the MSE is not convex in the start level around {level}: the SD leaves out the start level's error"
-            ));
-        }
+        let (sd_level, d_slope_m2s, warning) = match (&around, residual_left) {
+            (_, false) => (
+                f64::NAN,
+                f64::NAN,
+                Some(format!(
+                    "{points} points leave no residual to estimate the start level's error from: the SD is D's at the fitted level"
+                )),
+            ),
+            (None, true) => (
+                f64::NAN,
+                f64::NAN,
+                Some(format!(
+                    "the start level's best fit lies at {level}, the end of [{START_LEVEL_MIN}, {START_LEVEL_MAX}]: the t = 0 segmentation does not fit the curve; check data.start_mask and the reconstructions"
+                )),
+            ),
+            (Some([a, b, c]), true) => {
+                let sse_curvature =
+                    points * second_difference([a.level, b.level, c.level], [a.mse, b.mse, c.mse]);
+                let variance = outcome.mse * points / (points - 2.0);
+                let sd_level = (2.0 * variance / sse_curvature).sqrt();
+                let slope = (c.d_m2s - a.d_m2s) / (c.level - a.level);
+                let flat = (!sd_level.is_finite()).then(|| format!(
+                    "the MSE is not convex in the start level around {level}: the SD leaves out the start level's error"
+                ));
+                (sd_level, slope, flat)
+            }
+        };
+        outcome.warnings.extend(warning);
+        outcome.sd_m2s = if sd_level.is_finite() {
+            sd_at_level_m2s.hypot(d_slope_m2s * sd_level)
+        } else {
+            sd_at_level_m2s
+        };
         progress.line(&format!(
             "start level {level:.4} ± {sd_level:.4}: SD of D {:.3e} at the level, {:.3e} with it",
             sd_at_level_m2s, outcome.sd_m2s
         ));
-        let evaluations = self.tried;
         Ok(FitRun {
             prepared,
             outcome,
@@ -234,7 +254,7 @@ impl<'a> LevelSearch<'a, '_> {
                 sd_level,
                 d_slope_m2s,
                 sd_at_level_m2s,
-                evaluations,
+                evaluations: tried,
             }),
             prepare_s: self.prepare_s,
             fit_s: self.fit_s,
@@ -302,25 +322,16 @@ mod tests {
         assert!(parabola_vertex(x, x.map(|v| -f(v))).is_none());
     }
 
-    /// The search on a made-up profile: levels tried until [`next_level`] stops, as the fit does.
+    /// The fit's search on a made-up profile: the levels it tries.
     fn search(mse: impl Fn(f64) -> f64) -> Vec<f64> {
-        let mut tried: Vec<LevelEvaluation> = [1.0 - FIRST_STEP, 1.0, 1.0 + FIRST_STEP]
-            .map(|level| LevelEvaluation {
+        let tried = search_levels(|level| {
+            Ok(LevelEvaluation {
                 level,
                 d_m2s: 1e-19,
                 mse: mse(level),
             })
-            .into();
-        while tried.len() < MAX_LEVELS {
-            let Some(level) = next_level(&tried) else {
-                break;
-            };
-            tried.push(LevelEvaluation {
-                level,
-                d_m2s: 1e-19,
-                mse: mse(level),
-            });
-        }
+        })
+        .unwrap();
         tried.iter().map(|t| t.level).collect()
     }
 
