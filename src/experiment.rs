@@ -76,6 +76,14 @@ pub struct DataSection {
     pub start_level: f64,
 }
 
+impl DataSection {
+    /// Whether `start_mask` applies: the mask comes from the t = 0 reconstruction, not from a
+    /// `mask` file or a phantom (for a measured curve).
+    pub fn start_mask_applies(&self) -> bool {
+        self.reconstructions.is_some() && self.mask.is_none()
+    }
+}
+
 fn unit_start_level() -> f64 {
     1.0
 }

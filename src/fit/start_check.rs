@@ -58,7 +58,7 @@ pub fn start_check(
     let Some(start_mask) = data.start_mask.other() else {
         return Ok(None);
     };
-    if !loaded.experiment.fit.start_check || data.reconstructions.is_none() || data.mask.is_some() {
+    if !loaded.experiment.fit.start_check || !data.start_mask_applies() {
         return Ok(None);
     }
     progress.line(&format!(
