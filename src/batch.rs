@@ -381,8 +381,8 @@ pub fn to_csv(rows: &[SummaryRow]) -> String {
 /// The table as Markdown, D ± SD in one column as the paper writes it.
 pub fn to_markdown(rows: &[SummaryRow]) -> String {
     let mut md = String::from(
-        "| particle | status | volume (nm³) | aspect ratio | Au:Ag (at.%) | D (1e-19 m²/s) | MSE | start check (SD) | device | time (s) |\n\
-         |---|---|---:|---:|---|---:|---:|---:|---|---:|\n",
+        "| particle | status | volume (nm³) | aspect ratio | Au:Ag (at.%) | D (1e-19 m²/s) | MSE | start check (SD) | start level | device | time (s) |\n\
+         |---|---|---:|---:|---|---:|---:|---:|---:|---|---:|\n",
     );
     for row in rows {
         let c = cells(row);
@@ -391,8 +391,8 @@ pub fn to_markdown(rows: &[SummaryRow]) -> String {
             _ => row.message.clone().unwrap_or_default().replace('|', "/"),
         };
         md += &format!(
-            "| {} | {} | {} | {} | {} | {d} | {} | {} | {} | {} |\n",
-            c[0], c[1], c[2], c[3], c[4], c[7], c[8], c[9], c[10]
+            "| {} | {} | {} | {} | {} | {d} | {} | {} | {} | {} | {} |\n",
+            c[0], c[1], c[2], c[3], c[4], c[7], c[8], c[9], c[10], c[11]
         );
     }
     md
@@ -401,6 +401,19 @@ pub fn to_markdown(rows: &[SummaryRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_markdown_table_has_a_cell_for_every_header() {
+        let mut fitted = SummaryRow::empty("NC1", "ok");
+        fitted.d_1e19_m2s = Some(2.71);
+        fitted.sd_1e19_m2s = Some(0.02);
+        fitted.start_level = Some(0.9924);
+        let rows = [fitted, SummaryRow::empty("NR1", "missing")];
+        let md = to_markdown(&rows);
+        let bars: Vec<usize> = md.lines().map(|l| l.matches('|').count()).collect();
+        assert!(bars.iter().all(|&n| n == bars[0]), "{md}");
+        assert!(md.contains("| 0.992 |"), "{md}");
+    }
 
     #[test]
     fn shards_partition_every_manifest() {
