@@ -13,8 +13,8 @@ use crate::experiment::{
 };
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
-    Measured, START_MASK_SMOOTHING_VOXELS, Segmentation, analysis_mask, composition_map, measure,
-    segment, segment_at_level, smoothed, two_phase,
+    Measured, Segmentation, analysis_mask, composition_map, measure, segment, segment_at_level,
+    smoothed, two_phase,
 };
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
@@ -175,7 +175,7 @@ pub fn prepare_segmented<'a>(
                     (None, StartMask::Segmented) => segmentations[0].mask.clone(),
                     (None, StartMask::Smoothed | StartMask::Fitted) => {
                         segment_at_level(
-                            &smoothed(&reconstructions[0], START_MASK_SMOOTHING_VOXELS)?,
+                            &smoothed(&reconstructions[0], e.data.start_smoothing_voxels)?,
                             e.data.start_level,
                         )
                         .with_context(|| {

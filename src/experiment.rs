@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::Defaults;
+use crate::imaging::quantify::START_MASK_SMOOTHING_VOXELS;
 use crate::imaging::{CONTRAST_RATIO_DEFAULT, ImagingParams};
 use crate::io::tilts::{parse_tilt_spec, read_tilt_file};
 
@@ -74,6 +75,11 @@ pub struct DataSection {
     /// rule searches it ([`crate::fit::start_level`]); commands that do not fit use it as given.
     #[serde(default = "unit_start_level")]
     pub start_level: f64,
+    /// The Gaussian sigma, in voxels, with which the smoothed and fitted rules smooth the t = 0
+    /// reconstruction before they cut it. The fitted rule also fits with this ± [`START_SMOOTHING_STEP_VOXELS`]
+    /// to measure what the width does to D ([`crate::fit::start_level`]).
+    #[serde(default = "default_start_smoothing")]
+    pub start_smoothing_voxels: f64,
 }
 
 impl DataSection {
@@ -88,6 +94,18 @@ fn unit_start_level() -> f64 {
     1.0
 }
 
+fn default_start_smoothing() -> f64 {
+    START_MASK_SMOOTHING_VOXELS
+}
+
+/// The range of `data.start_smoothing_voxels`: below half a voxel the noise roughens the mask's
+/// surface (the MSE of NC1 at 2 nm grows 3-fold from 0.55 to 0.45 voxel), above 1.5 voxels the
+/// smoothing rounds a 2 nm cube's edges by more than a voxel.
+pub const START_SMOOTHING_MIN_VOXELS: f64 = 0.5;
+pub const START_SMOOTHING_MAX_VOXELS: f64 = 1.5;
+/// The fitted rule's widths either side of `data.start_smoothing_voxels`.
+pub const START_SMOOTHING_STEP_VOXELS: f64 = 0.15;
+
 /// The range of `data.start_level`, and of the fitted rule's search: on NC1 at 2 nm ±20% of the
 /// threshold changes the mask by ±7% and D by −20 to +25%, and multiplies the MSE 200–500-fold, far
 /// past any fit's optimum (docs/PERFORMANCE.md, "The fitted start level").
@@ -100,8 +118,8 @@ pub const START_LEVEL_MAX: f64 = 1.2;
 pub enum StartMask {
     /// The reconstruction as measured.
     Segmented,
-    /// The reconstruction after a Gaussian of [`crate::imaging::quantify::START_MASK_SMOOTHING_VOXELS`],
-    /// which keeps the noise from roughening the mask's surface, cut at `data.start_level`.
+    /// The reconstruction after a Gaussian of `data.start_smoothing_voxels`, which keeps the noise
+    /// from roughening the mask's surface, cut at `data.start_level`.
     Smoothed,
     /// The smoothed rule with the surface level fitted along with D: the level whose start state
     /// fits the measured curve best, its uncertainty carried into the SD of D.
@@ -316,6 +334,12 @@ impl Experiment {
             (START_LEVEL_MIN..=START_LEVEL_MAX).contains(&d.start_level),
             "data.start_level must lie in [{START_LEVEL_MIN}, {START_LEVEL_MAX}] (a fraction of the half-height threshold), got {}",
             d.start_level
+        );
+        ensure!(
+            (START_SMOOTHING_MIN_VOXELS..=START_SMOOTHING_MAX_VOXELS)
+                .contains(&d.start_smoothing_voxels),
+            "data.start_smoothing_voxels must lie in [{START_SMOOTHING_MIN_VOXELS}, {START_SMOOTHING_MAX_VOXELS}] (a Gaussian sigma in voxels), got {}",
+            d.start_smoothing_voxels
         );
         match (&d.reconstructions, &d.curve) {
             (Some(files), None) => ensure!(

@@ -17,6 +17,7 @@ use crate::experiment::{
     DataSection, DoseSetting, Experiment, FitSection, ImagingSection, InitialState,
     ParticleSection, StartMask,
 };
+use crate::imaging::quantify::START_MASK_SMOOTHING_VOXELS;
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise};
 use crate::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically, write_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
@@ -168,6 +169,7 @@ pub fn synthesize(
             initial_state: InitialState::TwoPhase,
             start_mask: StartMask::default(),
             start_level: 1.0,
+            start_smoothing_voxels: START_MASK_SMOOTHING_VOXELS,
         },
         imaging: ImagingSection {
             contrast_ratio: config.imaging.contrast_ratio,

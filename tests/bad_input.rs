@@ -194,6 +194,23 @@ const CASES: &[Case] = &[
         expected: &["experiment.toml", "data.start_level", "[0.8, 1.2]", "2"],
     },
     Case {
+        name: "start smoothing out of range",
+        setup: |d| {
+            edit_experiment(
+                d,
+                "start_smoothing_voxels = 0.7",
+                "start_smoothing_voxels = 0.1",
+            )
+        },
+        args: FIT,
+        expected: &[
+            "experiment.toml",
+            "data.start_smoothing_voxels",
+            "[0.5, 1.5]",
+            "0.1",
+        ],
+    },
+    Case {
         name: "wrong value type",
         setup: |d| edit_experiment(d, "voxel_nm = 4.0", "voxel_nm = \"four\""),
         args: QUANTIFY,

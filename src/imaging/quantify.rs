@@ -32,8 +32,8 @@ const SURFACE_LAYER_DEPTH: usize = 3;
 /// The half-height fixed point converges in a handful of steps; this bounds a pathological case.
 const HALF_HEIGHT_ITERATIONS: usize = 50;
 
-/// Gaussian sigma, in voxels, of the smoothing before a `smoothed` start mask is segmented, chosen
-/// once and not tuned: it averages the noise over a voxel's neighbours (NR1 at 0.5 nm, dose 10: half
+/// Gaussian sigma, in voxels, of the smoothing before a `smoothed` or `fitted` start mask is
+/// segmented, by default (`data.start_smoothing_voxels`): it averages the noise over a voxel's neighbours (NR1 at 0.5 nm, dose 10: half
 /// as many voxels off the phantom's mask; tests/quantify.rs), and it rounds a cube's edges further
 /// (NC1 at 2 nm, dose 100: 23,920 voxels against 24,063 segmented as measured, 24,389 in the
 /// phantom).
