@@ -477,6 +477,8 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     assert!(tried.len() >= 3, "{level}");
     let best = level["level"].as_f64().unwrap();
     assert!((0.8..=1.2).contains(&best), "{level}");
+    // Three points leave no residual for a third parameter: the smoothing stays at its default.
+    assert_eq!(level["smoothing_voxels"].as_f64(), Some(0.7), "{level}");
     let best_mse = tried
         .iter()
         .map(|t| t["mse"].as_f64().unwrap())

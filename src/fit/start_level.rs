@@ -14,6 +14,12 @@
 //! from the profile's curvature: Var(level) = 2σ²/SSE'', with σ² = SSE/(K − 2) for K points and
 //! two parameters. The variance at the level is the fit's own, scaled by (K − 1)/(K − 2) for the
 //! same reason.
+//!
+//! The smoothing width (`data.start_smoothing_voxels`) is the other half of the start mask's shape,
+//! and one the curve cannot fix: it rounds the particle's edges, which moves D and barely the MSE.
+//! So the level search runs again at the width ± [`START_SMOOTHING_STEP_VOXELS`], and half the
+//! spread of the three best fits' D enters the SD as the width's share ([`smoothing_share`]). The
+//! fit reported stays the one at the experiment's width.
 
 use std::time::Instant;
 
@@ -24,7 +30,9 @@ use super::{FitOutcome, fit};
 use crate::analysis::{PreparedExperiment, SegmentedReconstructions, prepare_segmented};
 use crate::analysis::{prepare_experiment, read_and_segment};
 use crate::backend::Backend;
-use crate::experiment::{LoadedExperiment, START_LEVEL_MAX, START_LEVEL_MIN, StartMask};
+use crate::experiment::{
+    LoadedExperiment, START_LEVEL_MAX, START_LEVEL_MIN, START_SMOOTHING_STEP_VOXELS, StartMask,
+};
 use crate::progress::Progress;
 
 /// The first levels tried are 1 and 1 ± this.
@@ -37,25 +45,39 @@ const FIRST_STEP: f64 = 0.05;
 const LEVEL_TOLERANCE: f64 = 0.005;
 /// Each level costs a quantification and a table; the search gives up after this many.
 const MAX_LEVELS: usize = 9;
+/// The first step of the level searches at the widths either side. They start at the best level of
+/// the experiment's width, within 0.01 of their own best on NC1 at 2 nm (0.55 and 0.85 voxel, seeds
+/// 101–104), so that the first three levels bracket it.
+const WIDTH_LEVEL_STEP: f64 = 0.02;
+/// D and the level are fitted: with fewer points no residual is left to measure the level's error.
+const MIN_POINTS: usize = 3;
 
-/// One level tried.
+/// One start mask tried.
 #[derive(Debug, Clone, Serialize)]
 pub struct LevelEvaluation {
     pub level: f64,
+    pub smoothing_voxels: f64,
     pub d_m2s: f64,
     pub mse: f64,
 }
 
-/// The fitted surface level and what it does to the SD.
+/// The fitted start mask (its surface level and smoothing width) and what it does to the SD.
 #[derive(Debug, Clone, Serialize)]
 pub struct StartLevel {
+    /// The vertex of the profile MSE over the levels tried; `d_m2s` of the fit is D there, and its
+    /// curves and residuals are those of the level tried with the lowest MSE.
     pub level: f64,
     pub sd_level: f64,
     /// ∂D̂/∂level from the levels around the optimum, in m²/s per unit level.
     pub d_slope_m2s: f64,
-    /// SD(D) at the fitted level, as if the level were known; the fit's `sd_m2s` adds the level's.
+    /// The smoothing width of the fit (`data.start_smoothing_voxels`).
+    pub smoothing_voxels: f64,
+    /// The width's share of the SD of D ([`smoothing_share`]).
+    pub sd_from_smoothing_m2s: f64,
+    /// SD(D) at the fitted level, as if the level were known; the fit's `sd_m2s` adds the level's
+    /// and the width's shares.
     pub sd_at_level_m2s: f64,
-    /// Every level tried, in the order tried.
+    /// Every start mask tried: by width, each in the order tried.
     pub evaluations: Vec<LevelEvaluation>,
 }
 
@@ -102,7 +124,7 @@ pub fn prepare_and_fit<'a>(
     }
     let segmented =
         read_and_segment(loaded, progress).with_context(|| format!("{}", loaded.path.display()))?;
-    let mut search = LevelSearch {
+    let mut search = ShapeSearch {
         backend,
         loaded,
         segmented,
@@ -111,21 +133,38 @@ pub fn prepare_and_fit<'a>(
         prepare_s: started.elapsed().as_secs_f64(),
         fit_s: 0.0,
     };
-    let tried = search_levels(|level| search.evaluate(level, progress))?;
-    search.finish(tried, progress)
+    let width = data.start_smoothing_voxels;
+    let tried = search_levels(1.0, FIRST_STEP, |level| {
+        search.evaluate(level, width, progress)
+    })?;
+    let mut others = Vec::new();
+    if search.has_inner_best(&tried) {
+        let level = lowest(&tried).level;
+        for other in [
+            width - START_SMOOTHING_STEP_VOXELS,
+            width + START_SMOOTHING_STEP_VOXELS,
+        ] {
+            others.push(search_levels(level, WIDTH_LEVEL_STEP, |level| {
+                search.evaluate(level, other, progress)
+            })?);
+        }
+    }
+    search.finish(tried, others, progress)
 }
 
-/// Tries levels 1 − [`FIRST_STEP`], 1 and 1 + [`FIRST_STEP`], then those [`next_level`] asks for
-/// until it stops or [`MAX_LEVELS`] are tried.
+/// Tries levels `center` and `center` ± `step`, then those [`next_level`] asks for until it stops
+/// or [`MAX_LEVELS`] are tried.
 fn search_levels(
+    center: f64,
+    step: f64,
     mut try_level: impl FnMut(f64) -> Result<LevelEvaluation>,
 ) -> Result<Vec<LevelEvaluation>> {
     let mut tried = Vec::with_capacity(MAX_LEVELS);
-    for level in [1.0 - FIRST_STEP, 1.0, 1.0 + FIRST_STEP] {
-        tried.push(try_level(level)?);
+    for level in [center - step, center, center + step] {
+        tried.push(try_level(level.clamp(START_LEVEL_MIN, START_LEVEL_MAX))?);
     }
     while tried.len() < MAX_LEVELS {
-        let Some(next) = next_level(&tried) else {
+        let Some(next) = next_level(&tried, step) else {
             break;
         };
         tried.push(try_level(next)?);
@@ -133,29 +172,35 @@ fn search_levels(
     Ok(tried)
 }
 
-struct LevelSearch<'a, 'l> {
+struct ShapeSearch<'a, 'l> {
     backend: &'a Backend,
     loaded: &'l LoadedExperiment,
     segmented: SegmentedReconstructions,
     table_points: usize,
+    /// The best fit at `data.start_smoothing_voxels`, the one reported.
     best: Option<(PreparedExperiment<'a>, FitOutcome)>,
     prepare_s: f64,
     fit_s: f64,
 }
 
-impl<'a> LevelSearch<'a, '_> {
-    /// Prepares and fits at `level`, keeping the prepared experiment and fit if its MSE is the
-    /// lowest yet.
-    fn evaluate(&mut self, level: f64, progress: &mut dyn Progress) -> Result<LevelEvaluation> {
-        progress.line(&format!("start level {level:.4}: preparing and fitting"));
+impl<'a> ShapeSearch<'a, '_> {
+    /// Prepares and fits with the start mask smoothed by `width` voxels and cut at `level`, keeping
+    /// the prepared experiment and fit if `width` is the experiment's and its MSE is the lowest yet.
+    fn evaluate(
+        &mut self,
+        level: f64,
+        width: f64,
+        progress: &mut dyn Progress,
+    ) -> Result<LevelEvaluation> {
+        let shape = format!("start mask smoothed {width:.2} voxel, level {level:.4}");
+        progress.line(&format!("{shape}: preparing and fitting"));
         let mut at_level = self.loaded.clone();
         at_level.experiment.data.start_level = level;
+        at_level.experiment.data.start_smoothing_voxels = width;
         let started = Instant::now();
         let mut prepared =
             prepare_segmented(self.backend, &at_level, self.segmented.clone(), progress)
-                .with_context(|| {
-                    format!("{} at start level {level}", self.loaded.path.display())
-                })?;
+                .with_context(|| format!("{} with the {shape}", self.loaded.path.display()))?;
         let fitted = Instant::now();
         self.prepare_s += (fitted - started).as_secs_f64();
         let outcome = fit(
@@ -167,43 +212,61 @@ impl<'a> LevelSearch<'a, '_> {
         )?;
         self.fit_s += fitted.elapsed().as_secs_f64();
         progress.line(&format!(
-            "start level {level:.4}: D = {:.4e} m²/s, MSE {:.3e}",
+            "{shape}: D = {:.4e} m²/s, MSE {:.3e}",
             outcome.d_m2s, outcome.mse
         ));
         let evaluation = LevelEvaluation {
             level,
+            smoothing_voxels: width,
             d_m2s: outcome.d_m2s,
             mse: outcome.mse,
         };
-        if self
-            .best
-            .as_ref()
-            .is_none_or(|(_, best)| outcome.mse < best.mse)
+        let reported = width == self.loaded.experiment.data.start_smoothing_voxels;
+        if reported
+            && self
+                .best
+                .as_ref()
+                .is_none_or(|(_, best)| outcome.mse < best.mse)
         {
             self.best = Some((prepared, outcome));
         }
         Ok(evaluation)
     }
 
+    /// Whether the lowest MSE of `tried` lies between two other levels, so that the level's error
+    /// can be measured and the widths either side are worth fitting; a fit whose points leave no
+    /// residual measures neither.
+    fn has_inner_best(&self, tried: &[LevelEvaluation]) -> bool {
+        let (sorted, best) = sorted(tried);
+        let points = self
+            .best
+            .as_ref()
+            .map_or(0, |(_, outcome)| outcome.residuals.len());
+        best != 0 && best != sorted.len() - 1 && points >= MIN_POINTS
+    }
+
     fn finish(
         self,
         tried: Vec<LevelEvaluation>,
+        others: Vec<Vec<LevelEvaluation>>,
         progress: &mut dyn Progress,
     ) -> Result<FitRun<'a>> {
         let (sorted, best) = sorted(&tried);
         let at_end = best == 0 || best == sorted.len() - 1;
         let around =
             (!at_end).then(|| [sorted[best - 1], sorted[best], sorted[best + 1]].map(Clone::clone));
-        let level = sorted[best].level;
         let (prepared, mut outcome) = self.best.expect("three levels tried");
         ensure!(
-            around.as_ref().is_none_or(|[_, b, _]| b.mse == outcome.mse),
+            sorted[best].mse == outcome.mse,
             "the level search lost its best fit"
         );
+        let Vertex { level, d_m2s } = vertex(&tried);
+        outcome.d_m2s = d_m2s;
+        outcome.log10_d = d_m2s.log10();
         let points = outcome.residuals.len() as f64;
         // The level was fitted too: the residuals have one degree of freedom fewer than the fit at a
         // fixed level counted.
-        let residual_left = points >= 3.0;
+        let residual_left = outcome.residuals.len() >= MIN_POINTS;
         let sd_at_level_m2s = if residual_left {
             outcome.sd_m2s * ((points - 1.0) / (points - 2.0)).sqrt()
         } else {
@@ -214,7 +277,7 @@ impl<'a> LevelSearch<'a, '_> {
                 f64::NAN,
                 f64::NAN,
                 Some(format!(
-                    "{points} points leave no residual to estimate the start level's error from: the SD is D's at the fitted level"
+                    "{points} points leave no residual to estimate the start mask's error from: the SD is D's at the fitted level"
                 )),
             ),
             (None, true) => (
@@ -237,15 +300,20 @@ impl<'a> LevelSearch<'a, '_> {
             }
         };
         outcome.warnings.extend(warning);
-        outcome.sd_m2s = if sd_level.is_finite() {
-            sd_at_level_m2s.hypot(d_slope_m2s * sd_level)
+        let level_share = if sd_level.is_finite() {
+            d_slope_m2s * sd_level
         } else {
-            sd_at_level_m2s
+            0.0
         };
+        let sd_from_smoothing_m2s = smoothing_share(&tried, &others);
+        outcome.sd_m2s = sd_at_level_m2s
+            .hypot(level_share)
+            .hypot(sd_from_smoothing_m2s);
         progress.line(&format!(
-            "start level {level:.4} ± {sd_level:.4}: SD of D {:.3e} at the level, {:.3e} with it",
-            sd_at_level_m2s, outcome.sd_m2s
+            "start level {level:.4} ± {sd_level:.4}: SD of D {sd_at_level_m2s:.3e} at the level, {:.3e} with it and the smoothing's {sd_from_smoothing_m2s:.3e}",
+            outcome.sd_m2s
         ));
+        let smoothing_voxels = sorted[best].smoothing_voxels;
         Ok(FitRun {
             prepared,
             outcome,
@@ -253,13 +321,89 @@ impl<'a> LevelSearch<'a, '_> {
                 level,
                 sd_level,
                 d_slope_m2s,
+                smoothing_voxels,
+                sd_from_smoothing_m2s,
                 sd_at_level_m2s,
-                evaluations: tried,
+                evaluations: tried
+                    .into_iter()
+                    .chain(others.into_iter().flatten())
+                    .collect(),
             }),
             prepare_s: self.prepare_s,
             fit_s: self.fit_s,
         })
     }
+}
+
+/// The smoothing width's share of the SD of D: half the spread of the best fits' D over the
+/// experiment's width (`tried`) and the widths [`START_SMOOTHING_STEP_VOXELS`] either side
+/// (`others`), each at its own best level; 0 where the others were not fitted.
+///
+/// The width is the part of the start mask the curve fixes least. On NC1 at 2 nm (dose 10, seeds
+/// 101–104) the best MSE changes by less than 2.5-fold between 0.55 and 1 voxel while D rises by 2%:
+/// the smoothing rounds the cube's edges, a shape the curve barely sees and D does. The width's SD
+/// from the curvature of three such minima came out anywhere from 0.06 to 0.31 voxel on the first
+/// three seeds, too noisy to use (docs/PERFORMANCE.md, "The start mask's smoothing"). So the width
+/// counts as known to ± one step, and the D it moves over that band enters the SD as its
+/// half-spread.
+fn smoothing_share(tried: &[LevelEvaluation], others: &[Vec<LevelEvaluation>]) -> f64 {
+    if others.is_empty() {
+        return 0.0;
+    }
+    let best_d = std::iter::once(tried)
+        .chain(others.iter().map(Vec::as_slice))
+        .map(|evaluations| vertex(evaluations).d_m2s);
+    let (low, high) = best_d.fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), d| {
+        (low.min(d), high.max(d))
+    });
+    0.5 * (high - low)
+}
+
+/// The minimum of a level search's profile and D there.
+#[derive(Debug, PartialEq)]
+struct Vertex {
+    level: f64,
+    d_m2s: f64,
+}
+
+/// The vertex of the parabola through the lowest MSE of `tried` and its neighbours, with D
+/// interpolated linearly in level between the two levels either side of it; the lowest level and
+/// its D where that lies at an end or the profile is not convex there.
+///
+/// The search stops once the vertex is within [`LEVEL_TOLERANCE`] of a level tried, and D moves by up
+/// to 0.4% over that distance (NC1 at 2 nm), a discreteness of the search and no property of the
+/// data, which the SD does not cover. Interpolated, it is gone: over 20 noise seeds of NC1 at 2 nm
+/// the truth lay within 2 SD in 18 against 15 with the lowest level's D (docs/PERFORMANCE.md, "The
+/// start mask's smoothing"). D is close to linear in level there (within 10% of one slope over
+/// ±0.02).
+fn vertex(tried: &[LevelEvaluation]) -> Vertex {
+    let (sorted, best) = sorted(tried);
+    let at_lowest = Vertex {
+        level: sorted[best].level,
+        d_m2s: sorted[best].d_m2s,
+    };
+    if best == 0 || best == sorted.len() - 1 {
+        return at_lowest;
+    }
+    let [a, b, c] = [sorted[best - 1], sorted[best], sorted[best + 1]];
+    let Some(level) = parabola_vertex([a.level, b.level, c.level], [a.mse, b.mse, c.mse]) else {
+        return at_lowest;
+    };
+    let level = level.clamp(a.level, c.level);
+    let (low, high) = if level <= b.level { (a, b) } else { (b, c) };
+    let weight = (level - low.level) / (high.level - low.level);
+    Vertex {
+        level,
+        d_m2s: low.d_m2s + weight * (high.d_m2s - low.d_m2s),
+    }
+}
+
+/// The evaluation with the lowest MSE.
+fn lowest(tried: &[LevelEvaluation]) -> &LevelEvaluation {
+    tried
+        .iter()
+        .min_by(|a, b| a.mse.total_cmp(&b.mse))
+        .expect("three levels tried")
 }
 
 /// The tried levels in order and the index of the lowest MSE.
@@ -272,15 +416,15 @@ fn sorted(tried: &[LevelEvaluation]) -> (Vec<&LevelEvaluation>, usize) {
     (sorted, best)
 }
 
-/// The next level to try: outward by [`FIRST_STEP`] while the lowest MSE is at an end of the tried
-/// levels, then the vertex of the parabola through the lowest and its neighbours; None when that is
-/// within [`LEVEL_TOLERANCE`] of a tried level (the lowest at a bound included).
-fn next_level(tried: &[LevelEvaluation]) -> Option<f64> {
+/// The next level to try: outward by `step` while the lowest MSE is at an end of the tried levels,
+/// then the vertex of the parabola through the lowest and its neighbours; None when that is within
+/// [`LEVEL_TOLERANCE`] of a tried level (the lowest at a bound included).
+fn next_level(tried: &[LevelEvaluation], step: f64) -> Option<f64> {
     let (sorted, best) = sorted(tried);
     let next = if best == 0 {
-        (sorted[0].level - FIRST_STEP).max(START_LEVEL_MIN)
+        (sorted[0].level - step).max(START_LEVEL_MIN)
     } else if best == sorted.len() - 1 {
-        (sorted[best].level + FIRST_STEP).min(START_LEVEL_MAX)
+        (sorted[best].level + step).min(START_LEVEL_MAX)
     } else {
         let [a, b, c] = [sorted[best - 1], sorted[best], sorted[best + 1]];
         parabola_vertex([a.level, b.level, c.level], [a.mse, b.mse, c.mse])?
@@ -324,9 +468,10 @@ mod tests {
 
     /// The fit's search on a made-up profile: the levels it tries.
     fn search(mse: impl Fn(f64) -> f64) -> Vec<f64> {
-        let tried = search_levels(|level| {
+        let tried = search_levels(1.0, FIRST_STEP, |level| {
             Ok(LevelEvaluation {
                 level,
+                smoothing_voxels: 0.7,
                 d_m2s: 1e-19,
                 mse: mse(level),
             })
@@ -357,5 +502,45 @@ mod tests {
         assert!(levels.len() < MAX_LEVELS, "{levels:?}");
         let levels = search(|x| (x - 0.5).powi(2));
         assert_eq!(levels.last().copied(), Some(START_LEVEL_MIN), "{levels:?}");
+    }
+
+    /// Three levels of one width around `best_level` on a parabolic MSE, D linear in the level.
+    fn levels(width: f64, best_level: f64, d_at_best: f64) -> Vec<LevelEvaluation> {
+        [best_level - 0.013, best_level + 0.004, best_level + 0.02]
+            .map(|level| LevelEvaluation {
+                level,
+                smoothing_voxels: width,
+                d_m2s: d_at_best + 2.4e-19 * (level - best_level),
+                mse: 1e-6 + 0.03 * (level - best_level).powi(2),
+            })
+            .to_vec()
+    }
+
+    #[test]
+    fn the_vertex_interpolates_d_to_the_profile_minimum() {
+        let Vertex { level, d_m2s } = vertex(&levels(0.7, 0.9921, 2.71e-19));
+        assert!((level - 0.9921).abs() < 1e-12, "{level}");
+        assert!((d_m2s / 2.71e-19 - 1.0).abs() < 1e-12, "{d_m2s:e}");
+        // The lowest at an end: that level, as tried.
+        let tried = [(0.95, 3e-6), (1.0, 2e-6), (1.05, 1e-6)].map(|(level, mse)| LevelEvaluation {
+            level,
+            smoothing_voxels: 0.7,
+            d_m2s: 2.7e-19 * level,
+            mse,
+        });
+        let expected = Vertex {
+            level: 1.05,
+            d_m2s: 2.7e-19 * 1.05,
+        };
+        assert_eq!(vertex(&tried), expected);
+    }
+
+    #[test]
+    fn the_smoothing_share_is_half_the_spread_of_the_vertices() {
+        let tried = levels(0.7, 1.0, 2.73e-19);
+        let others = [levels(0.55, 0.99, 2.70e-19), levels(0.85, 1.01, 2.76e-19)];
+        let share = smoothing_share(&tried, &others);
+        assert!((share / 0.03e-19 - 1.0).abs() < 1e-9, "{share:e}");
+        assert_eq!(smoothing_share(&tried, &[]), 0.0);
     }
 }
