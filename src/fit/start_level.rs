@@ -339,13 +339,13 @@ impl<'a> ShapeSearch<'a, '_> {
 /// experiment's width (`tried`) and the widths [`START_SMOOTHING_STEP_VOXELS`] either side
 /// (`others`), each at its own best level; 0 where the others were not fitted.
 ///
-/// The width is the part of the start mask the curve fixes least. On NC1 at 2 nm (dose 10, seeds
-/// 101–104) the best MSE changes by less than 2.5-fold between 0.55 and 1 voxel while D rises by 2%:
-/// the smoothing rounds the cube's edges, a shape the curve barely sees and D does. The width's SD
-/// from the curvature of three such minima came out anywhere from 0.06 to 0.31 voxel on the first
-/// three seeds, too noisy to use (docs/PERFORMANCE.md, "The start mask's smoothing"). So the width
-/// counts as known to ± one step, and the D it moves over that band enters the SD as its
-/// half-spread.
+/// The width is the part of the start mask the curve fixes least. On NC1 at 2 nm (dose 10, 20 noise
+/// seeds) the best MSE over 0.55, 0.7 and 0.85 voxel differs by a median 1.9-fold, and is lowest at
+/// 0.85 on 13 seeds, while D rises from +0.15% to +1.55% off the truth: the smoothing rounds the
+/// cube's edges, a shape the curve barely sees and D does. The width's SD from the curvature of three
+/// such minima came out anywhere from 0.06 to 0.31 voxel on the first three seeds, too noisy to use
+/// (docs/PERFORMANCE.md, "The start mask's smoothing"). So the width counts as known to ± one step,
+/// and the D it moves over that band enters the SD as its half-spread.
 fn smoothing_share(tried: &[LevelEvaluation], others: &[Vec<LevelEvaluation>]) -> f64 {
     if others.is_empty() {
         return 0.0;
