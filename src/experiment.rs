@@ -76,8 +76,9 @@ pub struct DataSection {
     #[serde(default = "unit_start_level")]
     pub start_level: f64,
     /// The Gaussian sigma, in voxels, with which the smoothed and fitted rules smooth the t = 0
-    /// reconstruction before they cut it. The fitted rule also fits with this ± [`START_SMOOTHING_STEP_VOXELS`]
-    /// to measure what the width does to D ([`crate::fit::start_level`]).
+    /// reconstruction before they cut it. The fitted rule also fits with this ±
+    /// [`START_SMOOTHING_STEP_VOXELS`] to measure what the width does to D
+    /// ([`crate::fit::start_level`]).
     #[serde(default = "default_start_smoothing")]
     pub start_smoothing_voxels: f64,
 }

@@ -185,7 +185,7 @@ struct ShapeSearch<'a, 'l> {
 
 impl<'a> ShapeSearch<'a, '_> {
     /// Prepares and fits with the start mask smoothed by `width` voxels and cut at `level`, keeping
-    /// the prepared experiment and fit if `width` is the experiment's and its MSE is the lowest yet.
+    /// the prepared experiment and fit if `width` is the experiment's and its MSE the lowest yet.
     fn evaluate(
         &mut self,
         level: f64,
@@ -264,8 +264,8 @@ impl<'a> ShapeSearch<'a, '_> {
         outcome.d_m2s = d_m2s;
         outcome.log10_d = d_m2s.log10();
         let points = outcome.residuals.len() as f64;
-        // The level was fitted too: the residuals have one degree of freedom fewer than the fit at a
-        // fixed level counted.
+        // The level was fitted too: the residuals have one degree of freedom fewer than the fit at
+        // a fixed level counted.
         let residual_left = outcome.residuals.len() >= MIN_POINTS;
         let sd_at_level_m2s = if residual_left {
             outcome.sd_m2s * ((points - 1.0) / (points - 2.0)).sqrt()
@@ -342,10 +342,10 @@ impl<'a> ShapeSearch<'a, '_> {
 /// The width is the part of the start mask the curve fixes least. On NC1 at 2 nm (dose 10, 20 noise
 /// seeds) the best MSE over 0.55, 0.7 and 0.85 voxel differs by a median 1.9-fold, and is lowest at
 /// 0.85 on 13 seeds, while D rises from +0.15% to +1.55% off the truth: the smoothing rounds the
-/// cube's edges, a shape the curve barely sees and D does. The width's SD from the curvature of three
-/// such minima came out anywhere from 0.06 to 0.31 voxel on the first three seeds, too noisy to use
-/// (docs/PERFORMANCE.md, "The start mask's smoothing"). So the width counts as known to ± one step,
-/// and the D it moves over that band enters the SD as its half-spread.
+/// cube's edges, a shape the curve barely sees and D does. The width's SD from the curvature of
+/// three such minima came out anywhere from 0.06 to 0.31 voxel on the first three seeds, too noisy
+/// to use (docs/PERFORMANCE.md, "The start mask's smoothing"). So the width counts as known to ± one
+/// step, and the D it moves over that band enters the SD as its half-spread.
 fn smoothing_share(tried: &[LevelEvaluation], others: &[Vec<LevelEvaluation>]) -> f64 {
     if others.is_empty() {
         return 0.0;

@@ -33,10 +33,10 @@ const SURFACE_LAYER_DEPTH: usize = 3;
 const HALF_HEIGHT_ITERATIONS: usize = 50;
 
 /// Gaussian sigma, in voxels, of the smoothing before a `smoothed` or `fitted` start mask is
-/// segmented, by default (`data.start_smoothing_voxels`): it averages the noise over a voxel's neighbours (NR1 at 0.5 nm, dose 10: half
-/// as many voxels off the phantom's mask; tests/quantify.rs), and it rounds a cube's edges further
-/// (NC1 at 2 nm, dose 100: 23,920 voxels against 24,063 segmented as measured, 24,389 in the
-/// phantom).
+/// segmented, by default (`data.start_smoothing_voxels`): it averages the noise over a voxel's
+/// neighbours (NR1 at 0.5 nm, dose 10: half as many voxels off the phantom's mask;
+/// tests/quantify.rs), and it rounds a cube's edges further (NC1 at 2 nm, dose 100: 23,920 voxels
+/// against 24,063 segmented as measured, 24,389 in the phantom).
 pub const START_MASK_SMOOTHING_VOXELS: f64 = 0.7;
 
 /// A segmented reconstruction.
