@@ -237,12 +237,11 @@ impl<'a> ShapeSearch<'a, '_> {
     /// can be measured and the widths either side are worth fitting; a fit whose points leave no
     /// residual measures neither.
     fn has_inner_best(&self, tried: &[LevelEvaluation]) -> bool {
-        let (sorted, best) = sorted(tried);
         let points = self
             .best
             .as_ref()
             .map_or(0, |(_, outcome)| outcome.residuals.len());
-        best != 0 && best != sorted.len() - 1 && points >= MIN_POINTS
+        bracket(tried).is_some() && points >= MIN_POINTS
     }
 
     fn finish(
@@ -251,13 +250,10 @@ impl<'a> ShapeSearch<'a, '_> {
         others: Vec<Vec<LevelEvaluation>>,
         progress: &mut dyn Progress,
     ) -> Result<FitRun<'a>> {
-        let (sorted, best) = sorted(&tried);
-        let at_end = best == 0 || best == sorted.len() - 1;
-        let around =
-            (!at_end).then(|| [sorted[best - 1], sorted[best], sorted[best + 1]].map(Clone::clone));
+        let best = lowest(&tried);
         let (prepared, mut outcome) = self.best.expect("three levels tried");
         ensure!(
-            sorted[best].mse == outcome.mse,
+            best.mse == outcome.mse,
             "the level search lost its best fit"
         );
         let Vertex { level, d_m2s } = vertex(&tried);
@@ -272,7 +268,7 @@ impl<'a> ShapeSearch<'a, '_> {
         } else {
             outcome.sd_m2s
         };
-        let (sd_level, d_slope_m2s, warning) = match (&around, residual_left) {
+        let (sd_level, d_slope_m2s, warning) = match (bracket(&tried), residual_left) {
             (_, false) => (
                 f64::NAN,
                 f64::NAN,
@@ -313,7 +309,7 @@ impl<'a> ShapeSearch<'a, '_> {
             "start level {level:.4} ± {sd_level:.4}: SD of D {sd_at_level_m2s:.3e} at the level, {:.3e} with it and the smoothing's {sd_from_smoothing_m2s:.3e}",
             outcome.sd_m2s
         ));
-        let smoothing_voxels = sorted[best].smoothing_voxels;
+        let smoothing_voxels = best.smoothing_voxels;
         Ok(FitRun {
             prepared,
             outcome,
@@ -377,15 +373,14 @@ struct Vertex {
 /// start mask's smoothing"). D is close to linear in level there (within 10% of one slope over
 /// ±0.02).
 fn vertex(tried: &[LevelEvaluation]) -> Vertex {
-    let (sorted, best) = sorted(tried);
+    let best = lowest(tried);
     let at_lowest = Vertex {
-        level: sorted[best].level,
-        d_m2s: sorted[best].d_m2s,
+        level: best.level,
+        d_m2s: best.d_m2s,
     };
-    if best == 0 || best == sorted.len() - 1 {
+    let Some([a, b, c]) = bracket(tried) else {
         return at_lowest;
-    }
-    let [a, b, c] = [sorted[best - 1], sorted[best], sorted[best + 1]];
+    };
     let Some(level) = parabola_vertex([a.level, b.level, c.level], [a.mse, b.mse, c.mse]) else {
         return at_lowest;
     };
@@ -400,10 +395,16 @@ fn vertex(tried: &[LevelEvaluation]) -> Vertex {
 
 /// The evaluation with the lowest MSE.
 fn lowest(tried: &[LevelEvaluation]) -> &LevelEvaluation {
-    tried
-        .iter()
-        .min_by(|a, b| a.mse.total_cmp(&b.mse))
-        .expect("three levels tried")
+    let (sorted, best) = sorted(tried);
+    sorted[best]
+}
+
+/// The lowest MSE of `tried` with the levels either side of it, in order; None when it lies at an
+/// end of the levels tried.
+fn bracket(tried: &[LevelEvaluation]) -> Option<[&LevelEvaluation; 3]> {
+    let (sorted, best) = sorted(tried);
+    (best != 0 && best != sorted.len() - 1)
+        .then(|| [sorted[best - 1], sorted[best], sorted[best + 1]])
 }
 
 /// The tried levels in order and the index of the lowest MSE.
@@ -420,14 +421,16 @@ fn sorted(tried: &[LevelEvaluation]) -> (Vec<&LevelEvaluation>, usize) {
 /// then the vertex of the parabola through the lowest and its neighbours; None when that is within
 /// [`LEVEL_TOLERANCE`] of a tried level (the lowest at a bound included).
 fn next_level(tried: &[LevelEvaluation], step: f64) -> Option<f64> {
-    let (sorted, best) = sorted(tried);
-    let next = if best == 0 {
-        (sorted[0].level - step).max(START_LEVEL_MIN)
-    } else if best == sorted.len() - 1 {
-        (sorted[best].level + step).min(START_LEVEL_MAX)
-    } else {
-        let [a, b, c] = [sorted[best - 1], sorted[best], sorted[best + 1]];
-        parabola_vertex([a.level, b.level, c.level], [a.mse, b.mse, c.mse])?
+    let next = match bracket(tried) {
+        Some([a, b, c]) => parabola_vertex([a.level, b.level, c.level], [a.mse, b.mse, c.mse])?,
+        None => {
+            let (sorted, best) = sorted(tried);
+            if best == 0 {
+                (sorted[0].level - step).max(START_LEVEL_MIN)
+            } else {
+                (sorted[best].level + step).min(START_LEVEL_MAX)
+            }
+        }
     };
     tried
         .iter()
