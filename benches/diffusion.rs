@@ -10,6 +10,7 @@ use alloyfit::backend::DeviceChoice;
 use alloyfit::backend::DeviceRequest;
 use alloyfit::backend::cpu::diffusion::{diffusion_step, diffusion_two_steps};
 use alloyfit::backend::gpu::GpuContext;
+use alloyfit::backend::{GpuKernels, Kernels};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 
@@ -92,7 +93,8 @@ fn stencil_gpu(c: &mut Criterion) {
     group.sample_size(10);
     for n in sizes() {
         let field = start_field(n);
-        let (a, b) = match (gpu.upload_samples(&field), gpu.upload_samples(&field)) {
+        let kernels = GpuKernels { gpu: &gpu };
+        let (mut a, mut b) = match (kernels.upload(&field), kernels.upload(&field)) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(error), _) | (_, Err(error)) => {
                 eprintln!("{n}^3 skipped: {error:#}");
@@ -102,8 +104,11 @@ fn stencil_gpu(c: &mut Criterion) {
         group.throughput(Throughput::Elements(GPU_STEPS * field.len() as u64));
         group.bench_function(format!("{n}^3 x{GPU_STEPS}"), |bencher| {
             bencher.iter(|| {
-                gpu.diffusion_steps([n; 3], BETA, &a, &b, GPU_STEPS)
+                let mut encoder = kernels.encoder();
+                kernels
+                    .diffusion_steps(&mut encoder, [n; 3], BETA, &mut a, &mut b, GPU_STEPS)
                     .unwrap();
+                kernels.submit(encoder);
                 gpu.finish().unwrap();
             })
         });

@@ -11,8 +11,8 @@ use alloyfit::Volume;
 use alloyfit::backend::gpu::GpuContext;
 use alloyfit::backend::{Backend, DeviceChoice, DeviceRequest};
 use alloyfit::io::tilts::default_tilts_deg;
-use alloyfit::tomography::TiltGeometry;
 use alloyfit::tomography::sirt::{SirtOptions, sirt};
+use alloyfit::tomography::{TiltGeometry, back_project, forward_project};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array3;
 
@@ -41,18 +41,10 @@ fn bench_backend(c: &mut Criterion, name: &str, backend: &Backend) {
         let series = Array3::from_elem(geometry.series_shape(shape), 1.0);
         group.throughput(Throughput::Elements((SLICES * n * n * 71) as u64));
         group.bench_function(format!("forward {n}^2 x71"), |b| {
-            b.iter(|| {
-                backend
-                    .forward_project(black_box(&volume), &geometry)
-                    .unwrap()
-            })
+            b.iter(|| forward_project(backend, black_box(&volume), &geometry).unwrap())
         });
         group.bench_function(format!("back {n}^2 x71"), |b| {
-            b.iter(|| {
-                backend
-                    .back_project(black_box(&series), &geometry, shape, 1.0)
-                    .unwrap()
-            })
+            b.iter(|| back_project(backend, black_box(&series), &geometry, shape, 1.0).unwrap())
         });
         // SIRT_ITERATIONS iterations per sample; computing R and C first costs about one more.
         let options = SirtOptions {

@@ -3,6 +3,7 @@
 
 mod common;
 
+use alloyfit::backend::Backend;
 use alloyfit::backend::cpu::masked_moments::masked_moments;
 use alloyfit::backend::gpu::shader_source;
 use alloyfit::phantom::{PhantomOptions, find_particle, voxelize};
@@ -41,11 +42,8 @@ const MOMENTS_REL_TOL: f64 = 1e-6;
 fn assert_moments_agree(volume: &Volume, mask: &Mask) {
     let Some(gpu) = common::gpu() else { return };
     let cpu = masked_moments(volume.as_slice(), &mask.to_bits());
-    let on_gpu = gpu
-        .masked_moments(
-            &gpu.upload_volume(volume).unwrap(),
-            &gpu.upload_mask(mask).unwrap(),
-        )
+    let on_gpu = Backend::Gpu(Box::new(gpu))
+        .masked_moments(volume, mask)
         .unwrap();
     for (name, c, g) in [
         ("count", cpu.count, on_gpu.count),

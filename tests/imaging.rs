@@ -7,7 +7,6 @@ mod common;
 use alloyfit::Volume;
 use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
-use alloyfit::backend::cpu::blur::blur;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
 use alloyfit::imaging::{
     AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree, gaussian_taps,
@@ -72,7 +71,9 @@ fn blurred_point_has_the_stated_variance_per_axis() {
         let taps = gaussian_taps(sigma);
         let mut point = vec![0.0f32; n * n * n];
         point[(n / 2 * n + n / 2) * n + n / 2] = 1.0;
-        let blurred = Array3::from_shape_vec([n, n, n], blur(&point, [n; 3], &taps)).unwrap();
+        let blurred =
+            Array3::from_shape_vec([n, n, n], Backend::Cpu.blur(&point, [n; 3], &taps).unwrap())
+                .unwrap();
         let total: f64 = blurred.iter().map(|&v| f64::from(v)).sum();
         assert!((total - 1.0).abs() < 1e-5, "mass {total}");
         let mut variance = [0.0f64; 3];

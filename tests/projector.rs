@@ -7,7 +7,7 @@ mod common;
 use alloyfit::Volume;
 use alloyfit::backend::Backend;
 use alloyfit::io::tilts::default_tilts_deg;
-use alloyfit::tomography::{TiltGeometry, TiltSeries};
+use alloyfit::tomography::{TiltGeometry, TiltSeries, back_project, forward_project};
 use ndarray::Array3;
 
 /// A deterministic pseudo-random field in [-1, 1) (a 64-bit LCG; tests need no rand crate).
@@ -52,8 +52,8 @@ fn assert_adjoint(backend: &Backend) {
             let geometry = TiltGeometry::new(angles.clone(), n_det, pitch).unwrap();
             let x = Volume::new(noise(shape, 1), 1.0).unwrap();
             let y: TiltSeries = noise(geometry.series_shape(shape), 2);
-            let ax = backend.forward_project(&x, &geometry).unwrap();
-            let aty = backend.back_project(&y, &geometry, shape, 1.0).unwrap();
+            let ax = forward_project(backend, &x, &geometry).unwrap();
+            let aty = back_project(backend, &y, &geometry, shape, 1.0).unwrap();
             let (left, right) = (dot(&ax, &y), dot(x.data(), aty.data()));
             let relative = (left - right).abs() / left.abs().max(right.abs());
             assert!(
@@ -97,16 +97,17 @@ fn gpu_projections_match_the_cpu() {
         );
     };
     close(
-        &Backend::Cpu.forward_project(&x, &geometry).unwrap(),
-        &gpu.forward_project(&x, &geometry).unwrap(),
+        &forward_project(&Backend::Cpu, &x, &geometry).unwrap(),
+        &forward_project(&gpu, &x, &geometry).unwrap(),
         "forward projection",
     );
     close(
-        Backend::Cpu
-            .back_project(&y, &geometry, shape, 1.0)
+        back_project(&Backend::Cpu, &y, &geometry, shape, 1.0)
             .unwrap()
             .data(),
-        gpu.back_project(&y, &geometry, shape, 1.0).unwrap().data(),
+        back_project(&gpu, &y, &geometry, shape, 1.0)
+            .unwrap()
+            .data(),
         "back projection",
     );
 }
@@ -129,9 +130,8 @@ fn a_uniform_disk_projects_to_its_chord_lengths() {
     });
     let angles = vec![0.0, 17.0, 45.0, -63.0, 70.0];
     let geometry = TiltGeometry::for_volume(angles.clone(), [1, n, n]).unwrap();
-    let series = Backend::Cpu
-        .forward_project(&Volume::new(disk, 1.0).unwrap(), &geometry)
-        .unwrap();
+    let series =
+        forward_project(&Backend::Cpu, &Volume::new(disk, 1.0).unwrap(), &geometry).unwrap();
     for (a, angle) in angles.iter().enumerate() {
         for m in 0..n {
             let u = m as f64 + 0.5 - n as f64 / 2.0;
@@ -158,9 +158,8 @@ fn a_single_voxel_lands_where_the_astra_formula_puts_it() {
     );
     let angles: Vec<f64> = (-7..=9).map(|a| f64::from(a) * 10.0 + 3.0).collect();
     let geometry = TiltGeometry::for_volume(angles.clone(), [1, n, n]).unwrap();
-    let series = Backend::Cpu
-        .forward_project(&Volume::new(data, 1.0).unwrap(), &geometry)
-        .unwrap();
+    let series =
+        forward_project(&Backend::Cpu, &Volume::new(data, 1.0).unwrap(), &geometry).unwrap();
     for (a, angle) in angles.iter().enumerate() {
         let (sin, cos) = angle.to_radians().sin_cos();
         let u = x * cos + y * sin;
@@ -187,8 +186,7 @@ fn bad_geometries_and_series_are_refused() {
     );
     let geometry = TiltGeometry::for_volume(vec![0.0, 10.0], [2, 8, 8]).unwrap();
     let wrong = Array3::zeros([3, 2, 8]);
-    let error = Backend::Cpu
-        .back_project(&wrong, &geometry, [2, 8, 8], 1.0)
+    let error = back_project(&Backend::Cpu, &wrong, &geometry, [2, 8, 8], 1.0)
         .unwrap_err()
         .to_string();
     assert!(

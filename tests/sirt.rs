@@ -7,8 +7,8 @@ mod common;
 use alloyfit::Volume;
 use alloyfit::backend::Backend;
 use alloyfit::io::tilts::{default_tilts_deg, parse_tilt_spec};
-use alloyfit::tomography::TiltGeometry;
 use alloyfit::tomography::sirt::{SirtOptions, sirt};
+use alloyfit::tomography::{TiltGeometry, forward_project};
 use ndarray::{Array3, s};
 
 /// A core-shell disk: 1.0 within `r_shell`, 2.4 within `r_core`, edges anti-aliased (4×4 samples).
@@ -50,7 +50,7 @@ fn reconstruct(
     options: &SirtOptions,
 ) -> (Volume, Vec<f64>) {
     let geometry = TiltGeometry::for_volume(angles, truth.shape()).unwrap();
-    let series = backend.forward_project(truth, &geometry).unwrap();
+    let series = forward_project(backend, truth, &geometry).unwrap();
     let result = sirt(
         backend,
         &series,
@@ -160,7 +160,7 @@ fn gpu_sirt_matches_the_cpu() {
 fn bad_input_is_refused_with_a_reason() {
     let truth = core_shell_disk(16, 5.0, 3.0);
     let geometry = TiltGeometry::for_volume(vec![0.0, 30.0, 60.0], truth.shape()).unwrap();
-    let series = Backend::Cpu.forward_project(&truth, &geometry).unwrap();
+    let series = forward_project(&Backend::Cpu, &truth, &geometry).unwrap();
     let run = |series: &Array3<f32>, geometry: &TiltGeometry, options: &SirtOptions| {
         sirt(
             &Backend::Cpu,

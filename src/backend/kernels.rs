@@ -1,11 +1,16 @@
-//! The kernel set that the orchestration (the SIRT loop, the imaging chain) is written over, once
-//! for both backends: [`CpuKernels`] runs the reference functions on host vectors, [`GpuKernels`]
-//! records the shaders on device buffers, so a whole chain stays where its backend keeps data.
+//! The one kernel interface (docs/ARCHITECTURE.md): every kernel the orchestration uses (diffusion
+//! steps, copies, the imaging chain, projections, SIRT, noise, moments) is a method of [`Kernels`].
+//! [`CpuKernels`] runs the reference functions of [`super::cpu`] on host vectors as they are
+//! called; [`GpuKernels`] records the shaders into a command encoder that the caller owns and
+//! submits, so a whole SIRT run or a batch of diffusion steps goes to the device in one submit.
+//! Reading a result back takes the encoder by value: pending work always runs before the read.
 
-use anyhow::{Result, bail};
+use anyhow::{Result, ensure};
 
+use super::Moments;
 use super::cpu::back_project::back_project;
 use super::cpu::blur::{BlurParams, blur_pass};
+use super::cpu::diffusion::{diffusion_step, diffusion_steps};
 use super::cpu::forward_project::forward_project;
 use super::cpu::intensity::{IntensityParams, intensity};
 use super::cpu::masked_moments::masked_moments;
@@ -13,150 +18,285 @@ use super::cpu::projector::{ProjectorParams, Ray};
 use super::cpu::sirt_residual::sirt_residual;
 use super::cpu::sirt_update::{SirtUpdateParams, sirt_update};
 use super::cpu::smooth_noise::{SmoothNoiseParams, smooth_noise};
-use super::gpu::{GpuContext, GpuGeometry, GpuMask, GpuVolume};
-use super::{Field, Moments};
+use super::gpu::{GpuContext, GpuEncoder, GpuGeometry, GpuMask, GpuVolume};
 
-/// The kernels, on buffers kept where the backend keeps them. Projections use the tilt geometry the
-/// implementation was made with.
+/// The kernels, on buffers kept where the backend keeps them.
 pub trait Kernels {
+    /// f32 samples (a volume, a tilt series, a field).
     type Buffer;
+    /// Mask bits, as [`crate::volume::Mask::to_bits`].
     type Bits;
+    /// A tilt geometry: the rays and the projector's sizes.
+    type Geometry;
+    /// Kernels recorded and not yet run.
+    type Encoder;
+
+    fn encoder(&self) -> Self::Encoder;
+    /// Runs what `encoder` holds (on the GPU: one queue submit).
+    fn submit(&self, encoder: Self::Encoder);
+
     fn upload(&self, samples: &[f32]) -> Result<Self::Buffer>;
     fn zeros(&self, len: usize) -> Result<Self::Buffer>;
-    fn download(&self, buffer: &Self::Buffer) -> Result<Vec<f32>>;
-    fn clear(&self, buffer: &mut Self::Buffer) -> Result<()>;
     fn upload_bits(&self, bits: &[u32], len: usize) -> Result<Self::Bits>;
-    /// The buffer behind a field of this backend.
-    fn field<'f>(&self, field: &'f Field) -> Result<&'f Self::Buffer>;
-    fn forward(&self, volume: &Self::Buffer, series: &mut Self::Buffer) -> Result<()>;
-    fn back(&self, series: &Self::Buffer, volume: &mut Self::Buffer) -> Result<()>;
+    fn geometry(&self, rays: &[Ray], params: &ProjectorParams) -> Result<Self::Geometry>;
+    /// Runs `encoder`, then reads `buffer` back.
+    fn download(&self, encoder: Self::Encoder, buffer: &Self::Buffer) -> Result<Vec<f32>>;
+    /// Runs `encoder`, then returns count, sum and sum of squares of `values` inside `mask`.
+    fn moments(
+        &self,
+        encoder: Self::Encoder,
+        values: &Self::Buffer,
+        mask: &Self::Bits,
+    ) -> Result<Moments>;
+
+    fn clear(&self, encoder: &mut Self::Encoder, buffer: &mut Self::Buffer);
+    fn copy(
+        &self,
+        encoder: &mut Self::Encoder,
+        from: &Self::Buffer,
+        to: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// One diffusion step of `beta` from `input` into `output` on a grid of `shape`.
+    fn diffusion_step(
+        &self,
+        encoder: &mut Self::Encoder,
+        shape: [usize; 3],
+        beta: f32,
+        input: &Self::Buffer,
+        output: &mut Self::Buffer,
+    ) -> Result<()>;
+    /// `steps` diffusion steps of `beta` from `state`, leaving the result in `state` (`spare` is
+    /// the ping-pong partner).
+    fn diffusion_steps(
+        &self,
+        encoder: &mut Self::Encoder,
+        shape: [usize; 3],
+        beta: f32,
+        state: &mut Self::Buffer,
+        spare: &mut Self::Buffer,
+        steps: u64,
+    ) -> Result<()>;
+    /// series = A volume.
+    fn forward(
+        &self,
+        encoder: &mut Self::Encoder,
+        geometry: &Self::Geometry,
+        volume: &Self::Buffer,
+        series: &mut Self::Buffer,
+    );
+    /// volume = Aᵀ series.
+    fn back(
+        &self,
+        encoder: &mut Self::Encoder,
+        geometry: &Self::Geometry,
+        series: &Self::Buffer,
+        volume: &mut Self::Buffer,
+    );
+    /// residual = measured − projected, weighted = row_weights ⊙ residual.
     fn residual(
         &self,
+        encoder: &mut Self::Encoder,
         measured: &Self::Buffer,
         projected: &Self::Buffer,
         row_weights: &Self::Buffer,
         residual: &mut Self::Buffer,
         weighted: &mut Self::Buffer,
-    ) -> Result<()>;
+    );
+    /// volume ← clamp(volume + λ·column_weights ⊙ back_projected) inside the mask.
     fn update(
         &self,
+        encoder: &mut Self::Encoder,
         volume: &mut Self::Buffer,
         back_projected: &Self::Buffer,
         column_weights: &Self::Buffer,
         mask: &Self::Bits,
         params: &SirtUpdateParams,
-    ) -> Result<()>;
-    fn moments(&self, values: &Self::Buffer, mask: &Self::Bits) -> Result<Moments>;
+    );
+    /// intensity = M·(1 + (r − 1)·C) on the full grid from a cropped, marked field.
     fn intensity(
         &self,
+        encoder: &mut Self::Encoder,
         field: &Self::Buffer,
         params: &IntensityParams,
         out: &mut Self::Buffer,
-    ) -> Result<()>;
+    );
+    /// One pass of the separable blur along `params.axis`.
     fn blur_pass(
         &self,
+        encoder: &mut Self::Encoder,
         input: &Self::Buffer,
         taps: &Self::Buffer,
         params: &BlurParams,
         output: &mut Self::Buffer,
-    ) -> Result<()>;
+    );
+    /// series ← series + sqrt(series/λ)·normal.
     fn smooth_noise(
         &self,
+        encoder: &mut Self::Encoder,
         series: &mut Self::Buffer,
         normal: &Self::Buffer,
         inverse_dose: f32,
-    ) -> Result<()>;
+    );
 }
 
-/// The CPU reference kernels for one tilt geometry.
-pub struct CpuKernels {
-    pub rays: Vec<Ray>,
-    pub params: ProjectorParams,
+/// The whole separable blur of `values` with `taps` (along k, i, then j), on either backend.
+pub fn blur<K: Kernels>(
+    kernels: &K,
+    encoder: &mut K::Encoder,
+    shape: [usize; 3],
+    taps: &K::Buffer,
+    radius: u32,
+    values: &mut K::Buffer,
+    scratch: &mut K::Buffer,
+) {
+    let shape = shape.map(|n| n as u32);
+    for axis in 0..3 {
+        let params = BlurParams::along(shape, axis, radius);
+        kernels.blur_pass(encoder, values, taps, &params, scratch);
+        std::mem::swap(values, scratch);
+    }
+}
+
+/// The CPU reference kernels: each call runs at once, so the encoder carries nothing.
+pub struct CpuKernels;
+
+/// A tilt geometry on the host.
+pub struct CpuGeometry {
+    rays: Vec<Ray>,
+    params: ProjectorParams,
 }
 
 impl Kernels for CpuKernels {
     type Buffer = Vec<f32>;
     type Bits = Vec<u32>;
+    type Geometry = CpuGeometry;
+    type Encoder = ();
+
+    fn encoder(&self) {}
+    fn submit(&self, _encoder: ()) {}
     fn upload(&self, samples: &[f32]) -> Result<Vec<f32>> {
         Ok(samples.to_vec())
     }
     fn zeros(&self, len: usize) -> Result<Vec<f32>> {
         Ok(vec![0.0; len])
     }
-    fn download(&self, buffer: &Vec<f32>) -> Result<Vec<f32>> {
-        Ok(buffer.clone())
-    }
-    fn clear(&self, buffer: &mut Vec<f32>) -> Result<()> {
-        buffer.fill(0.0);
-        Ok(())
-    }
     fn upload_bits(&self, bits: &[u32], _len: usize) -> Result<Vec<u32>> {
         Ok(bits.to_vec())
     }
-    fn field<'f>(&self, field: &'f Field) -> Result<&'f Vec<f32>> {
-        match field {
-            Field::Cpu(samples) => Ok(samples),
-            Field::Gpu(_) => bail!("a GPU field reached the CPU kernels"),
-        }
+    fn geometry(&self, rays: &[Ray], params: &ProjectorParams) -> Result<CpuGeometry> {
+        Ok(CpuGeometry {
+            rays: rays.to_vec(),
+            params: *params,
+        })
     }
-    fn forward(&self, volume: &Vec<f32>, series: &mut Vec<f32>) -> Result<()> {
-        forward_project(volume, &self.rays, &self.params, series);
+    fn download(&self, _encoder: (), buffer: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(buffer.clone())
+    }
+    fn moments(&self, _encoder: (), values: &Vec<f32>, mask: &Vec<u32>) -> Result<Moments> {
+        Ok(masked_moments(values, mask))
+    }
+    fn clear(&self, _encoder: &mut (), buffer: &mut Vec<f32>) {
+        buffer.fill(0.0);
+    }
+    fn copy(&self, _encoder: &mut (), from: &Vec<f32>, to: &mut Vec<f32>) -> Result<()> {
+        ensure!(
+            from.len() == to.len(),
+            "cannot copy {} samples into {}",
+            from.len(),
+            to.len()
+        );
+        to.copy_from_slice(from);
         Ok(())
     }
-    fn back(&self, series: &Vec<f32>, volume: &mut Vec<f32>) -> Result<()> {
-        back_project(series, &self.rays, &self.params, volume);
+    fn diffusion_step(
+        &self,
+        _encoder: &mut (),
+        shape: [usize; 3],
+        beta: f32,
+        input: &Vec<f32>,
+        output: &mut Vec<f32>,
+    ) -> Result<()> {
+        diffusion_step(shape, beta, input, output);
         Ok(())
+    }
+    fn diffusion_steps(
+        &self,
+        _encoder: &mut (),
+        shape: [usize; 3],
+        beta: f32,
+        state: &mut Vec<f32>,
+        spare: &mut Vec<f32>,
+        steps: u64,
+    ) -> Result<()> {
+        diffusion_steps(shape, beta, state, spare, steps);
+        Ok(())
+    }
+    fn forward(
+        &self,
+        _encoder: &mut (),
+        geometry: &CpuGeometry,
+        volume: &Vec<f32>,
+        series: &mut Vec<f32>,
+    ) {
+        forward_project(volume, &geometry.rays, &geometry.params, series);
+    }
+    fn back(
+        &self,
+        _encoder: &mut (),
+        geometry: &CpuGeometry,
+        series: &Vec<f32>,
+        volume: &mut Vec<f32>,
+    ) {
+        back_project(series, &geometry.rays, &geometry.params, volume);
     }
     fn residual(
         &self,
+        _encoder: &mut (),
         measured: &Vec<f32>,
         projected: &Vec<f32>,
         row_weights: &Vec<f32>,
         residual: &mut Vec<f32>,
         weighted: &mut Vec<f32>,
-    ) -> Result<()> {
+    ) {
         sirt_residual(measured, projected, row_weights, residual, weighted);
-        Ok(())
     }
     fn update(
         &self,
+        _encoder: &mut (),
         volume: &mut Vec<f32>,
         back_projected: &Vec<f32>,
         column_weights: &Vec<f32>,
         mask: &Vec<u32>,
         params: &SirtUpdateParams,
-    ) -> Result<()> {
+    ) {
         sirt_update(volume, back_projected, column_weights, mask, params);
-        Ok(())
-    }
-    fn moments(&self, values: &Vec<f32>, mask: &Vec<u32>) -> Result<Moments> {
-        Ok(masked_moments(values, mask))
     }
     fn intensity(
         &self,
+        _encoder: &mut (),
         field: &Vec<f32>,
         params: &IntensityParams,
         out: &mut Vec<f32>,
-    ) -> Result<()> {
+    ) {
         intensity(field, params, out);
-        Ok(())
     }
     fn blur_pass(
         &self,
+        _encoder: &mut (),
         input: &Vec<f32>,
         taps: &Vec<f32>,
         params: &BlurParams,
         output: &mut Vec<f32>,
-    ) -> Result<()> {
+    ) {
         blur_pass(input, taps, params, output);
-        Ok(())
     }
     fn smooth_noise(
         &self,
+        _encoder: &mut (),
         series: &mut Vec<f32>,
         normal: &Vec<f32>,
         inverse_dose: f32,
-    ) -> Result<()> {
+    ) {
         let params = SmoothNoiseParams {
             len: 0,
             groups_per_row: 0,
@@ -164,124 +304,156 @@ impl Kernels for CpuKernels {
             padding: 0,
         };
         smooth_noise(series, normal, &params);
-        Ok(())
     }
 }
 
-/// The shaders on one GPU for one tilt geometry; each call records and submits, nothing is read
-/// back but the results asked for.
+/// The shaders on one GPU: each call records into the caller's encoder; nothing runs until the
+/// caller submits it or reads a result back.
 pub struct GpuKernels<'a> {
     pub gpu: &'a GpuContext,
-    pub geometry: GpuGeometry,
-}
-
-impl<'a> GpuKernels<'a> {
-    pub fn new(gpu: &'a GpuContext, rays: &[Ray], params: &ProjectorParams) -> Result<Self> {
-        Ok(GpuKernels {
-            gpu,
-            geometry: gpu.upload_geometry(rays, params)?,
-        })
-    }
-
-    fn run(&self, record: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<()> {
-        let mut encoder = self.gpu.encoder();
-        record(&mut encoder);
-        self.gpu.submit(encoder);
-        Ok(())
-    }
 }
 
 impl Kernels for GpuKernels<'_> {
     type Buffer = GpuVolume;
     type Bits = GpuMask;
+    type Geometry = GpuGeometry;
+    type Encoder = GpuEncoder;
+
+    fn encoder(&self) -> GpuEncoder {
+        self.gpu.encoder()
+    }
+    fn submit(&self, encoder: GpuEncoder) {
+        self.gpu.submit(encoder);
+    }
     fn upload(&self, samples: &[f32]) -> Result<GpuVolume> {
         self.gpu.upload_samples(samples)
     }
     fn zeros(&self, len: usize) -> Result<GpuVolume> {
         self.gpu.zeros(len)
     }
-    fn download(&self, buffer: &GpuVolume) -> Result<Vec<f32>> {
-        self.gpu.download(buffer)
-    }
-    fn clear(&self, buffer: &mut GpuVolume) -> Result<()> {
-        self.run(|e| self.gpu.record_clear(e, buffer))
-    }
     fn upload_bits(&self, bits: &[u32], len: usize) -> Result<GpuMask> {
         self.gpu.upload_bits(bits, len)
     }
-    fn field<'f>(&self, field: &'f Field) -> Result<&'f GpuVolume> {
-        match field {
-            Field::Gpu(buffer) => Ok(buffer),
-            Field::Cpu(_) => bail!("a CPU field reached the GPU kernels"),
+    fn geometry(&self, rays: &[Ray], params: &ProjectorParams) -> Result<GpuGeometry> {
+        self.gpu.upload_geometry(rays, params)
+    }
+    fn download(&self, encoder: GpuEncoder, buffer: &GpuVolume) -> Result<Vec<f32>> {
+        self.gpu.download(encoder, buffer)
+    }
+    fn moments(&self, encoder: GpuEncoder, values: &GpuVolume, mask: &GpuMask) -> Result<Moments> {
+        self.gpu.masked_moments(encoder, values, mask)
+    }
+    fn clear(&self, encoder: &mut GpuEncoder, buffer: &mut GpuVolume) {
+        self.gpu.record_clear(encoder, buffer);
+    }
+    fn copy(&self, encoder: &mut GpuEncoder, from: &GpuVolume, to: &mut GpuVolume) -> Result<()> {
+        self.gpu.record_copy(encoder, from, to)
+    }
+    fn diffusion_step(
+        &self,
+        encoder: &mut GpuEncoder,
+        shape: [usize; 3],
+        beta: f32,
+        input: &GpuVolume,
+        output: &mut GpuVolume,
+    ) -> Result<()> {
+        self.gpu
+            .record_diffusion_steps(encoder, shape, beta, [input, output], 1)
+    }
+    fn diffusion_steps(
+        &self,
+        encoder: &mut GpuEncoder,
+        shape: [usize; 3],
+        beta: f32,
+        state: &mut GpuVolume,
+        spare: &mut GpuVolume,
+        steps: u64,
+    ) -> Result<()> {
+        self.gpu
+            .record_diffusion_steps(encoder, shape, beta, [state, spare], steps)?;
+        if steps % 2 == 1 {
+            std::mem::swap(state, spare);
         }
+        Ok(())
     }
-    fn forward(&self, volume: &GpuVolume, series: &mut GpuVolume) -> Result<()> {
-        self.run(|e| {
-            self.gpu
-                .record_forward_project(e, &self.geometry, volume, series)
-        })
+    fn forward(
+        &self,
+        encoder: &mut GpuEncoder,
+        geometry: &GpuGeometry,
+        volume: &GpuVolume,
+        series: &mut GpuVolume,
+    ) {
+        self.gpu
+            .record_forward_project(encoder, geometry, volume, series);
     }
-    fn back(&self, series: &GpuVolume, volume: &mut GpuVolume) -> Result<()> {
-        self.run(|e| {
-            self.gpu
-                .record_back_project(e, &self.geometry, series, volume)
-        })
+    fn back(
+        &self,
+        encoder: &mut GpuEncoder,
+        geometry: &GpuGeometry,
+        series: &GpuVolume,
+        volume: &mut GpuVolume,
+    ) {
+        self.gpu
+            .record_back_project(encoder, geometry, series, volume);
     }
     fn residual(
         &self,
+        encoder: &mut GpuEncoder,
         measured: &GpuVolume,
         projected: &GpuVolume,
         row_weights: &GpuVolume,
         residual: &mut GpuVolume,
         weighted: &mut GpuVolume,
-    ) -> Result<()> {
-        self.run(|e| {
-            self.gpu
-                .record_sirt_residual(e, [measured, projected, row_weights, residual, weighted])
-        })
+    ) {
+        self.gpu.record_sirt_residual(
+            encoder,
+            [measured, projected, row_weights, residual, weighted],
+        );
     }
     fn update(
         &self,
+        encoder: &mut GpuEncoder,
         volume: &mut GpuVolume,
         back_projected: &GpuVolume,
         column_weights: &GpuVolume,
         mask: &GpuMask,
         params: &SirtUpdateParams,
-    ) -> Result<()> {
-        self.run(|e| {
-            self.gpu
-                .record_sirt_update(e, [volume, back_projected, column_weights], mask, params)
-        })
-    }
-    fn moments(&self, values: &GpuVolume, mask: &GpuMask) -> Result<Moments> {
-        self.gpu.masked_moments(values, mask)
+    ) {
+        self.gpu.record_sirt_update(
+            encoder,
+            [volume, back_projected, column_weights],
+            mask,
+            params,
+        );
     }
     fn intensity(
         &self,
+        encoder: &mut GpuEncoder,
         field: &GpuVolume,
         params: &IntensityParams,
         out: &mut GpuVolume,
-    ) -> Result<()> {
-        self.run(|e| self.gpu.record_intensity(e, field, params, out))
+    ) {
+        self.gpu.record_intensity(encoder, field, params, out);
     }
     fn blur_pass(
         &self,
+        encoder: &mut GpuEncoder,
         input: &GpuVolume,
         taps: &GpuVolume,
         params: &BlurParams,
         output: &mut GpuVolume,
-    ) -> Result<()> {
-        self.run(|e| self.gpu.record_blur_pass(e, input, taps, params, output))
+    ) {
+        self.gpu
+            .record_blur_pass(encoder, input, taps, params, output);
     }
     fn smooth_noise(
         &self,
+        encoder: &mut GpuEncoder,
         series: &mut GpuVolume,
         normal: &GpuVolume,
         inverse_dose: f32,
-    ) -> Result<()> {
-        self.run(|e| {
-            self.gpu
-                .record_smooth_noise(e, series, normal, inverse_dose)
-        })
+    ) {
+        self.gpu
+            .record_smooth_noise(encoder, series, normal, inverse_dose);
     }
 }

@@ -1,13 +1,21 @@
-//! The heavy kernels behind one interface with two implementations (DESIGN.md §3): [`cpu`], the
-//! readable reference, and [`gpu`], wgpu + WGSL with the data kept on the device. This module owns
-//! the choice between them (`--device auto|gpu|cpu`, `--adapter`) and the small results that cross
-//! between host and device.
+//! The heavy kernels behind one interface, [`Kernels`], with two implementations
+//! (docs/ARCHITECTURE.md): [`cpu`], the readable reference, and [`gpu`], wgpu + WGSL with the data
+//! kept on the device. This module owns the choice between them (`--device auto|gpu|cpu`,
+//! `--adapter`), the dispatch of work written over [`Kernels`] ([`Backend::dispatch`]), and the
+//! small results that cross between host and device. Nothing outside it names a backend's kernels.
 
 pub mod cpu;
 pub mod gpu;
 pub mod kernels;
 
 use anyhow::Result;
+
+pub use cpu::blur::BlurParams;
+pub use cpu::diffusion::OUTSIDE;
+pub use cpu::intensity::IntensityParams;
+pub use cpu::projector::{ProjectorParams, Ray};
+pub use cpu::sirt_update::SirtUpdateParams;
+pub use kernels::{CpuKernels, GpuKernels, Kernels};
 
 use crate::progress::Progress;
 use crate::volume::{Mask, Volume, check_same_grid};
@@ -55,21 +63,74 @@ impl Backend {
         }
     }
 
+    /// Runs `work` on this backend's kernels.
+    pub fn dispatch<W: KernelWork>(&self, work: W) -> Result<W::Output> {
+        match self {
+            Backend::Cpu => work.run(&CpuKernels),
+            Backend::Gpu(gpu) => work.run(&GpuKernels { gpu }),
+        }
+    }
+
     /// Count, sum and sum of squares of `volume` inside `mask`.
     pub fn masked_moments(&self, volume: &Volume, mask: &Mask) -> Result<Moments> {
         check_same_grid("volume and mask", volume.grid(), mask.grid())?;
-        match self {
-            Backend::Cpu => Ok(cpu::masked_moments::masked_moments(
-                volume.as_slice(),
-                &mask.to_bits(),
-            )),
-            Backend::Gpu(context) => {
-                let values = context.upload_volume(volume)?;
-                let bits = context.upload_mask(mask)?;
-                context.masked_moments(&values, &bits)
+        self.moments_in(volume.as_slice(), &mask.to_bits())
+    }
+
+    /// Count, sum and sum of squares of `samples` inside the mask of `bits` ([`Mask::to_bits`]).
+    pub fn moments_in(&self, samples: &[f32], bits: &[u32]) -> Result<Moments> {
+        struct MomentsIn<'s>(&'s [f32], &'s [u32]);
+        impl KernelWork for MomentsIn<'_> {
+            type Output = Moments;
+            fn run<K: Kernels>(self, kernels: &K) -> Result<Moments> {
+                let MomentsIn(samples, bits) = self;
+                let values = kernels.upload(samples)?;
+                let mask = kernels.upload_bits(bits, samples.len())?;
+                kernels.moments(kernels.encoder(), &values, &mask)
             }
         }
+        self.dispatch(MomentsIn(samples, bits))
     }
+
+    /// `samples` on a grid of `shape` after the separable blur with `taps` (zero beyond the grid).
+    pub fn blur(&self, samples: &[f32], shape: [usize; 3], taps: &[f32]) -> Result<Vec<f32>> {
+        struct Blur<'s> {
+            samples: &'s [f32],
+            shape: [usize; 3],
+            taps: &'s [f32],
+        }
+        impl KernelWork for Blur<'_> {
+            type Output = Vec<f32>;
+            fn run<K: Kernels>(self, k: &K) -> Result<Vec<f32>> {
+                let taps = k.upload(self.taps)?;
+                let mut values = k.upload(self.samples)?;
+                let mut scratch = k.zeros(self.samples.len())?;
+                let radius = (self.taps.len() / 2) as u32;
+                let mut encoder = k.encoder();
+                kernels::blur(
+                    k,
+                    &mut encoder,
+                    self.shape,
+                    &taps,
+                    radius,
+                    &mut values,
+                    &mut scratch,
+                );
+                k.download(encoder, &values)
+            }
+        }
+        self.dispatch(Blur {
+            samples,
+            shape,
+            taps,
+        })
+    }
+}
+
+/// Work written once over [`Kernels`]: [`Backend::dispatch`] runs it on the backend in use.
+pub trait KernelWork {
+    type Output;
+    fn run<K: Kernels>(self, kernels: &K) -> Result<Self::Output>;
 }
 
 /// The backend of a run with its fallback policy: under `--device auto` a GPU fault (see
@@ -133,12 +194,6 @@ impl Engine {
             result => result,
         }
     }
-}
-
-/// A field of samples where a backend keeps it: host memory or a device buffer.
-pub enum Field {
-    Cpu(Vec<f32>),
-    Gpu(gpu::GpuVolume),
 }
 
 /// Count, sum and sum of squares of masked voxels, accumulated in f64.

@@ -69,7 +69,7 @@ pub fn run(args: &Args) -> Result<()> {
             angles.len(),
             backend.describe()
         ));
-        backend.forward_project(&volume, &geometry)
+        alloyfit::tomography::forward_project(backend, &volume, &geometry)
     })?;
     if let Some(dose) = args.dose {
         add_poisson_noise(&mut series, dose, args.seed).context("--dose")?;

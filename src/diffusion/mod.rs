@@ -1,12 +1,12 @@
-//! Fick's second law on a fixed particle mask (DESIGN.md §4.1–4.2): the time-step plan, mask
+//! Fick's second law on a fixed particle mask (docs/METHOD.md §4.1–4.2): the time-step plan, mask
 //! preparation, and [`Trajectory`], which walks through increasing tau = D·t on either backend and
-//! hands out snapshots that stay on the device.
+//! hands out snapshots that stay on the device. The steps are written once, over [`Kernels`].
 //!
 //! Work happens only inside the mask's bounding box. Outside voxels carry the marker
-//! [`OUTSIDE`](crate::backend::cpu::diffusion::OUTSIDE) in the field itself (see
-//! `shaders/diffusion.wgsl` for why). The main state advances by full steps of Δτ = β·h² only; a
-//! requested tau is reached by one partial step into a separate snapshot field. So a snapshot is
-//! the same, bit for bit, whether a trajectory passed through earlier taus or not.
+//! [`OUTSIDE`](crate::backend::OUTSIDE) in the field itself (see `shaders/diffusion.wgsl` for why).
+//! The main state advances by full steps of Δτ = β·h² only; a requested tau is reached by one
+//! partial step into a separate snapshot field. So a snapshot is the same, bit for bit, whether a
+//! trajectory passed through earlier taus or not.
 
 mod masks;
 
@@ -17,17 +17,15 @@ use ndarray::{Array3, s};
 
 pub use masks::{PreparedMask, prepare_mask};
 
-use crate::backend::cpu::diffusion::{OUTSIDE, diffusion_step, diffusion_steps};
-use crate::backend::cpu::masked_moments::masked_moments;
-use crate::backend::gpu::{GpuContext, GpuMask};
-use crate::backend::{Backend, Field, Moments};
+use crate::backend::{Backend, CpuKernels, GpuKernels, Kernels, Moments, OUTSIDE};
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// The largest stable β = Δτ/h² of the explicit 7-point scheme; it also keeps the maximum principle.
 pub const BETA_MAX: f64 = 1.0 / 6.0;
 /// DESIGN.md §4.1's default β.
 pub const BETA_DEFAULT: f64 = 0.15;
-/// Steps between progress reports (and GPU submits issued by one call).
+/// Steps between progress reports, and per GPU submit: enough to amortise a submit, few enough
+/// that the driver's command buffers stay small and a watchdog never sees one long submission.
 const STEPS_PER_REPORT: u64 = 256;
 /// nm² per m²: tau = D·t comes in m² and is used in nm².
 pub const NM2_PER_M2: f64 = 1e18;
@@ -95,30 +93,79 @@ pub struct CropPlacement {
 
 /// A diffusion run from C0 through increasing taus.
 pub struct Trajectory<'a> {
-    backend: &'a Backend,
     crop: Crop,
     full_shape: [usize; 3],
     voxel_nm: f64,
     beta: f64,
-    /// The main state after `full_steps_done` full steps, and its ping-pong partner.
-    state: Field,
-    spare: Field,
     full_steps_done: u64,
-    /// The last snapshot handed out, and its tau.
-    snapshot: Field,
     snapshot_tau_nm2: f64,
-    mask_bits: MaskBits,
+    fields: Fields<'a>,
 }
 
-enum MaskBits {
-    Cpu(Vec<u32>),
-    Gpu(GpuMask),
+/// A trajectory's fields on the backend that runs it.
+pub(crate) enum Fields<'a> {
+    Cpu(Box<TrajectoryFields<CpuKernels>>),
+    Gpu(Box<TrajectoryFields<GpuKernels<'a>>>),
 }
 
-fn gpu_of(backend: &Backend) -> Result<&GpuContext> {
-    match backend {
-        Backend::Gpu(gpu) => Ok(gpu),
-        Backend::Cpu => bail!("GPU field without a GPU backend"),
+/// The main state after `full_steps_done` full steps and its ping-pong partner, the last snapshot
+/// handed out, and the cropped mask's bits.
+pub(crate) struct TrajectoryFields<K: Kernels> {
+    kernels: K,
+    state: K::Buffer,
+    spare: K::Buffer,
+    pub(crate) snapshot: K::Buffer,
+    mask_bits: K::Bits,
+}
+
+impl<K: Kernels> TrajectoryFields<K> {
+    fn new(kernels: K, field: &[f32], bits: &[u32]) -> Result<Self> {
+        Ok(TrajectoryFields {
+            state: kernels.upload(field)?,
+            spare: kernels.upload(field)?,
+            snapshot: kernels.upload(field)?,
+            mask_bits: kernels.upload_bits(bits, field.len())?,
+            kernels,
+        })
+    }
+
+    fn run_steps(&mut self, shape: [usize; 3], beta: f32, steps: u64) -> Result<()> {
+        let k = &self.kernels;
+        let mut encoder = k.encoder();
+        k.diffusion_steps(
+            &mut encoder,
+            shape,
+            beta,
+            &mut self.state,
+            &mut self.spare,
+            steps,
+        )?;
+        k.submit(encoder);
+        Ok(())
+    }
+
+    /// The snapshot: the state, or one partial step of `partial_beta` from it.
+    fn take_snapshot(&mut self, shape: [usize; 3], partial_beta: Option<f32>) -> Result<()> {
+        let k = &self.kernels;
+        let mut encoder = k.encoder();
+        match partial_beta {
+            Some(beta) => {
+                k.diffusion_step(&mut encoder, shape, beta, &self.state, &mut self.snapshot)?
+            }
+            None => k.copy(&mut encoder, &self.state, &mut self.snapshot)?,
+        }
+        k.submit(encoder);
+        Ok(())
+    }
+
+    fn snapshot_moments(&self) -> Result<Moments> {
+        let k = &self.kernels;
+        k.moments(k.encoder(), &self.snapshot, &self.mask_bits)
+    }
+
+    fn snapshot_samples(&self) -> Result<Vec<f32>> {
+        let k = &self.kernels;
+        k.download(k.encoder(), &self.snapshot)
     }
 }
 
@@ -173,32 +220,24 @@ impl<'a> Trajectory<'a> {
             .collect();
         let shape = [0, 1, 2].map(|a| ranges[a].len());
         let bits = Mask::new(cropped_mask.to_owned(), mask.voxel_nm())?.to_bits();
-        let (state, spare, snapshot, mask_bits) = match backend {
-            Backend::Cpu => (
-                Field::Cpu(field.clone()),
-                Field::Cpu(field.clone()),
-                Field::Cpu(field),
-                MaskBits::Cpu(bits),
-            ),
-            Backend::Gpu(gpu) => (
-                Field::Gpu(gpu.upload_samples(&field)?),
-                Field::Gpu(gpu.upload_samples(&field)?),
-                Field::Gpu(gpu.upload_samples(&field)?),
-                MaskBits::Gpu(gpu.upload_bits(&bits, field.len())?),
-            ),
+        let fields = match backend {
+            Backend::Cpu => {
+                Fields::Cpu(Box::new(TrajectoryFields::new(CpuKernels, &field, &bits)?))
+            }
+            Backend::Gpu(gpu) => Fields::Gpu(Box::new(TrajectoryFields::new(
+                GpuKernels { gpu },
+                &field,
+                &bits,
+            )?)),
         };
         Ok(Trajectory {
-            backend,
             crop: Crop { ranges, shape },
             full_shape: composition.shape(),
             voxel_nm: composition.voxel_nm(),
             beta,
-            state,
-            spare,
             full_steps_done: 0,
-            snapshot,
             snapshot_tau_nm2: 0.0,
-            mask_bits,
+            fields,
         })
     }
 
@@ -233,46 +272,26 @@ impl<'a> Trajectory<'a> {
             report(batch);
         }
         let shape = self.crop.shape;
-        match (&self.state, &mut self.snapshot, plan.partial_beta) {
-            (Field::Cpu(state), Field::Cpu(snapshot), Some(beta)) => {
-                diffusion_step(shape, beta as f32, state, snapshot);
-            }
-            (Field::Cpu(state), Field::Cpu(snapshot), None) => snapshot.copy_from_slice(state),
-            (Field::Gpu(state), Field::Gpu(snapshot), partial) => {
-                let gpu = gpu_of(self.backend)?;
-                match partial {
-                    Some(beta) => {
-                        gpu.diffusion_steps(shape, beta as f32, state, snapshot, 1)?;
-                    }
-                    None => gpu.copy(state, snapshot)?,
-                }
-            }
-            _ => bail!("fields of a trajectory live on different backends"),
+        let partial_beta = plan.partial_beta.map(|beta| beta as f32);
+        match &mut self.fields {
+            Fields::Cpu(fields) => fields.take_snapshot(shape, partial_beta)?,
+            Fields::Gpu(fields) => fields.take_snapshot(shape, partial_beta)?,
         }
         self.snapshot_tau_nm2 = tau_nm2;
         Ok(())
     }
 
-    /// Runs full steps on the main state, leaving the result in `self.state`.
+    /// Runs full steps on the main state.
     fn run_steps(&mut self, steps: u64) -> Result<()> {
         if steps == 0 {
             return Ok(());
         }
         let shape = self.crop.shape;
         let beta = self.beta as f32;
-        match (&mut self.state, &mut self.spare) {
-            (Field::Cpu(state), Field::Cpu(spare)) => {
-                diffusion_steps(shape, beta, state, spare, steps);
-            }
-            (Field::Gpu(state), Field::Gpu(spare)) => {
-                let gpu = gpu_of(self.backend)?;
-                if gpu.diffusion_steps(shape, beta, state, spare, steps)? {
-                    std::mem::swap(state, spare);
-                }
-            }
-            _ => bail!("fields of a trajectory live on different backends"),
+        match &mut self.fields {
+            Fields::Cpu(fields) => fields.run_steps(shape, beta, steps),
+            Fields::Gpu(fields) => fields.run_steps(shape, beta, steps),
         }
-        Ok(())
     }
 
     /// tau of the current snapshot, nm².
@@ -287,20 +306,18 @@ impl<'a> Trajectory<'a> {
 
     /// Count, sum and sum of squares of the snapshot's composition inside the mask.
     pub fn snapshot_moments(&self) -> Result<Moments> {
-        match (&self.snapshot, &self.mask_bits) {
-            (Field::Cpu(field), MaskBits::Cpu(bits)) => Ok(masked_moments(field, bits)),
-            (Field::Gpu(field), MaskBits::Gpu(bits)) => {
-                gpu_of(self.backend)?.masked_moments(field, bits)
-            }
-            _ => bail!("fields of a trajectory live on different backends"),
+        match &self.fields {
+            Fields::Cpu(fields) => fields.snapshot_moments(),
+            Fields::Gpu(fields) => fields.snapshot_moments(),
         }
     }
 
-    /// The snapshot field (cropped, outside voxels marked) and where its crop sits in the full grid.
-    pub fn snapshot_field(&self) -> (&Field, CropPlacement) {
+    /// The fields (the snapshot cropped, outside voxels marked) and where the crop sits in the full
+    /// grid.
+    pub(crate) fn snapshot_fields(&self) -> (&Fields<'a>, CropPlacement) {
         let r = &self.crop.ranges;
         (
-            &self.snapshot,
+            &self.fields,
             CropPlacement {
                 origin: [r[0].start, r[1].start, r[2].start],
                 shape: self.crop.shape,
@@ -312,9 +329,9 @@ impl<'a> Trajectory<'a> {
 
     /// The snapshot as a full-size composition volume (0 outside the mask).
     pub fn snapshot_volume(&self) -> Result<Volume> {
-        let samples = match &self.snapshot {
-            Field::Cpu(field) => field.clone(),
-            Field::Gpu(field) => gpu_of(self.backend)?.download(field)?,
+        let samples = match &self.fields {
+            Fields::Cpu(fields) => fields.snapshot_samples()?,
+            Fields::Gpu(fields) => fields.snapshot_samples()?,
         };
         let cropped = Array3::from_shape_vec(self.crop.shape, samples)
             .context("snapshot size does not match its grid")?

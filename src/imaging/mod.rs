@@ -11,11 +11,11 @@ use anyhow::{Result, bail, ensure};
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::cpu::blur::BlurParams;
-use crate::backend::cpu::intensity::IntensityParams;
-use crate::backend::kernels::{CpuKernels, GpuKernels, Kernels};
-use crate::backend::{Backend, Moments};
-use crate::diffusion::Trajectory;
+use crate::backend::kernels::blur;
+use crate::backend::{
+    Backend, CpuKernels, GpuKernels, IntensityParams, Kernels, Moments, ProjectorParams, Ray,
+};
+use crate::diffusion::{Fields, Trajectory};
 use crate::io::tilts::default_tilts_deg;
 use crate::tomography::TiltGeometry;
 use crate::tomography::noise::{add_poisson_noise, standard_normal_field};
@@ -216,23 +216,18 @@ impl<'a> ImagingChain<'a> {
         let rays = geometry.rays();
         let projector = geometry.params(shape)?;
         let setup = ChainSetup {
+            rays: &rays,
+            projector: &projector,
             series_len: series_shape.iter().product(),
             sirt: &sirt,
             taps: taps.as_deref(),
             region,
         };
         let prepared = match backend {
-            Backend::Cpu => Prepared::Cpu(Box::new(ChainBuffers::new(
-                CpuKernels {
-                    rays,
-                    params: projector,
-                },
-                &setup,
-            )?)),
-            Backend::Gpu(gpu) => Prepared::Gpu(Box::new(ChainBuffers::new(
-                GpuKernels::new(gpu, &rays, &projector)?,
-                &setup,
-            )?)),
+            Backend::Cpu => Prepared::Cpu(Box::new(ChainBuffers::new(CpuKernels, &setup)?)),
+            Backend::Gpu(gpu) => {
+                Prepared::Gpu(Box::new(ChainBuffers::new(GpuKernels { gpu }, &setup)?))
+            }
         };
         Ok(ImagingChain {
             prepared,
@@ -251,7 +246,7 @@ impl<'a> ImagingChain<'a> {
         noise: Noise,
         keep_reconstruction: bool,
     ) -> Result<Imaged> {
-        let (field, place) = state.snapshot_field();
+        let (fields, place) = state.snapshot_fields();
         check_same_grid(
             "imaged state and imaging chain",
             (place.full_shape, place.voxel_nm),
@@ -278,9 +273,14 @@ impl<'a> ImagingChain<'a> {
             series_shape: self.series_shape,
             keep_reconstruction,
         };
-        let (moments, slice_moments, voxels) = match &mut self.prepared {
-            Prepared::Cpu(buffers) => buffers.image(field, &run)?,
-            Prepared::Gpu(buffers) => buffers.image(field, &run)?,
+        let (moments, slice_moments, voxels) = match (&mut self.prepared, fields) {
+            (Prepared::Cpu(buffers), Fields::Cpu(fields)) => {
+                buffers.image(&fields.snapshot, &run)?
+            }
+            (Prepared::Gpu(buffers), Fields::Gpu(fields)) => {
+                buffers.image(&fields.snapshot, &run)?
+            }
+            _ => bail!("the imaged state and the imaging chain run on different backends"),
         };
         let reconstruction = match voxels {
             Some(v) => Some(Volume::new(
@@ -298,6 +298,8 @@ impl<'a> ImagingChain<'a> {
 }
 
 struct ChainSetup<'s> {
+    rays: &'s [Ray],
+    projector: &'s ProjectorParams,
     series_len: usize,
     sirt: &'s SirtOptions,
     taps: Option<&'s [f32]>,
@@ -316,7 +318,15 @@ impl<K: Kernels> ChainBuffers<K> {
     fn new(kernels: K, setup: &ChainSetup) -> Result<Self> {
         let (shape, voxel_nm) = setup.region.grid;
         let volume_len: usize = shape.iter().product();
-        let sirt = SirtSolver::new(&kernels, shape, voxel_nm, setup.series_len, setup.sirt)?;
+        let geometry = kernels.geometry(setup.rays, setup.projector)?;
+        let sirt = SirtSolver::new(
+            &kernels,
+            geometry,
+            shape,
+            voxel_nm,
+            setup.series_len,
+            setup.sirt,
+        )?;
         let taps = match setup.taps {
             Some(taps) => Some((kernels.upload(taps)?, (taps.len() / 2) as u32)),
             None => None,
@@ -335,22 +345,34 @@ impl<K: Kernels> ChainBuffers<K> {
         })
     }
 
+    /// Images `field` in one submit (two where Poisson noise is drawn on the host).
     fn image(
         &mut self,
-        field: &crate::backend::Field,
+        field: &K::Buffer,
         run: &ChainRun,
     ) -> Result<(Moments, Moments, Option<Vec<f32>>)> {
         let k = &self.kernels;
         let p = run.intensity;
-        k.intensity(k.field(field)?, p, &mut self.intensity)?;
+        let mut encoder = k.encoder();
+        k.intensity(&mut encoder, field, p, &mut self.intensity);
         if let Some((taps, radius)) = &self.taps {
-            for axis in 0..3 {
-                let params = BlurParams::along([p.n_k, p.n_i, p.n_j], axis, *radius);
-                k.blur_pass(&self.intensity, taps, &params, &mut self.scratch)?;
-                std::mem::swap(&mut self.intensity, &mut self.scratch);
-            }
+            let shape = [p.n_k, p.n_i, p.n_j].map(|n| n as usize);
+            blur(
+                k,
+                &mut encoder,
+                shape,
+                taps,
+                *radius,
+                &mut self.intensity,
+                &mut self.scratch,
+            );
         }
-        k.forward(&self.intensity, &mut self.series)?;
+        k.forward(
+            &mut encoder,
+            self.sirt.geometry(),
+            &self.intensity,
+            &mut self.series,
+        );
         match run.noise {
             Noise::None => {}
             Noise::Smooth { dose } => {
@@ -363,21 +385,22 @@ impl<K: Kernels> ChainBuffers<K> {
                     self.normal = Some(k.upload(&z)?);
                 }
                 let normal = self.normal.as_ref().expect("set above");
-                k.smooth_noise(&mut self.series, normal, (1.0 / dose) as f32)?;
+                k.smooth_noise(&mut encoder, &mut self.series, normal, (1.0 / dose) as f32);
             }
             Noise::Poisson { dose, seed } => {
+                let pending = std::mem::replace(&mut encoder, k.encoder());
                 let mut series =
-                    Array3::from_shape_vec(run.series_shape, k.download(&self.series)?)?;
+                    Array3::from_shape_vec(run.series_shape, k.download(pending, &self.series)?)?;
                 add_poisson_noise(&mut series, dose, seed)?;
                 self.series = k.upload(series.as_slice().expect("standard layout"))?;
             }
         }
         self.sirt
-            .run(k, &self.series, &mut self.volume, &mut |_| {})?;
-        let moments = k.moments(&self.volume, &self.analysis)?;
-        let slice_moments = k.moments(&self.volume, &self.slice)?;
+            .record(k, &mut encoder, &self.series, &mut self.volume);
+        let moments = k.moments(encoder, &self.volume, &self.analysis)?;
+        let slice_moments = k.moments(k.encoder(), &self.volume, &self.slice)?;
         let voxels = if run.keep_reconstruction {
-            Some(k.download(&self.volume)?)
+            Some(k.download(k.encoder(), &self.volume)?)
         } else {
             None
         };

@@ -2,16 +2,15 @@
 //! particle, the particle mask (Otsu threshold, largest 6-connected component, holes filled), the
 //! analysis mask (that particle, optionally eroded), the spread inside it, and the composition map
 //! that starts a simulation.
-//! These run once per file on the host; the statistics they share with the chain (masked moments)
-//! use the same reference kernel.
+//! These run once per file on the host, on the CPU reference kernels whatever the run's device: a
+//! measured reconstruction is then quantified the same on every machine. The statistics they share
+//! with the chain (blur, masked moments) go through the same kernel interface.
 
 use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
 use serde::Serialize;
 
-use crate::backend::Moments;
-use crate::backend::cpu::blur::blur;
-use crate::backend::cpu::masked_moments::masked_moments;
+use crate::backend::{Backend, Moments};
 use crate::imaging::{AnalysisRegion, gaussian_taps};
 use crate::volume::{Mask, Volume, check_same_grid, face_neighbours};
 
@@ -315,7 +314,7 @@ pub fn smoothed(volume: &Volume, sigma_voxels: f64) -> Result<Volume> {
         "the smoothing sigma must be a positive number of voxels, got {sigma_voxels}"
     );
     let shape = volume.shape();
-    let blurred = blur(volume.as_slice(), shape, &gaussian_taps(sigma_voxels));
+    let blurred = Backend::Cpu.blur(volume.as_slice(), shape, &gaussian_taps(sigma_voxels))?;
     Ok(Volume::new(
         Array3::from_shape_vec(shape, blurred)?,
         volume.voxel_nm(),
@@ -345,8 +344,8 @@ pub fn measure(
     let background = segmentation.background;
     check_same_grid("reconstruction and mask", volume.grid(), analysis.grid)?;
     let corrected = subtract_background(volume, background);
-    let moments = masked_moments(&corrected, &analysis.bits);
-    let slice_moments: Moments = masked_moments(&corrected, &analysis.slice_bits);
+    let moments = Backend::Cpu.moments_in(&corrected, &analysis.bits)?;
+    let slice_moments: Moments = Backend::Cpu.moments_in(&corrected, &analysis.slice_bits)?;
     Ok(Measured {
         spread: moments.coefficient_of_variation(),
         slice_spread: slice_moments.coefficient_of_variation(),
@@ -373,7 +372,7 @@ pub fn composition_map(
         "the mean Au fraction must lie in [0, 1], got {mean_au_fraction}"
     );
     let corrected = subtract_background(volume, background);
-    let mean = masked_moments(&corrected, &mask.to_bits()).mean();
+    let mean = Backend::Cpu.moments_in(&corrected, &mask.to_bits())?.mean();
     ensure!(
         mean > 0.0,
         "the particle is not brighter than its background: no composition can be calibrated"

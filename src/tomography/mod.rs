@@ -16,10 +16,7 @@ pub mod sirt;
 use anyhow::{Result, bail, ensure};
 use ndarray::Array3;
 
-use crate::backend::Backend;
-use crate::backend::cpu::back_project::back_project;
-use crate::backend::cpu::forward_project::forward_project;
-use crate::backend::cpu::projector::{ProjectorParams, Ray};
+use crate::backend::{Backend, KernelWork, Kernels, ProjectorParams, Ray};
 use crate::volume::Volume;
 
 /// Tilt angles and detector of a single-axis, parallel-beam tilt series.
@@ -94,55 +91,77 @@ impl TiltGeometry {
 /// A tilt series `[angle][k][m]`.
 pub type TiltSeries = Array3<f32>;
 
-impl Backend {
-    /// The tilt series of `volume`: A x.
-    pub fn forward_project(&self, volume: &Volume, geometry: &TiltGeometry) -> Result<TiltSeries> {
-        let shape = volume.shape();
-        let params = geometry.params(shape)?;
-        let rays = geometry.rays();
-        let samples = match self {
-            Backend::Cpu => {
-                let mut series = vec![0.0; geometry.series_shape(shape).iter().product()];
-                forward_project(volume.as_slice(), &rays, &params, &mut series);
-                series
-            }
-            Backend::Gpu(gpu) => gpu.forward_project(volume.as_slice(), &rays, &params)?,
-        };
-        Ok(Array3::from_shape_vec(
-            geometry.series_shape(shape),
-            samples,
-        )?)
-    }
+/// The tilt series of `volume`: A x.
+pub fn forward_project(
+    backend: &Backend,
+    volume: &Volume,
+    geometry: &TiltGeometry,
+) -> Result<TiltSeries> {
+    let shape = volume.shape();
+    let series_shape = geometry.series_shape(shape);
+    let samples = backend.dispatch(Project {
+        input: volume.as_slice(),
+        geometry,
+        shape,
+        direction: Direction::Forward,
+        output_len: series_shape.iter().product(),
+    })?;
+    Ok(Array3::from_shape_vec(series_shape, samples)?)
+}
 
-    /// The back projection of `series` into a volume of `shape`: Aᵀ y.
-    pub fn back_project(
-        &self,
-        series: &TiltSeries,
-        geometry: &TiltGeometry,
-        shape: [usize; 3],
-        voxel_nm: f64,
-    ) -> Result<Volume> {
-        let expected = geometry.series_shape(shape);
-        ensure!(
-            series.shape() == expected,
-            "tilt series has shape {:?} but the geometry gives {expected:?} ([angle, k, m])",
-            series.shape()
-        );
-        let params = geometry.params(shape)?;
-        let rays = geometry.rays();
-        let samples = series.as_standard_layout();
-        let samples = samples.as_slice().expect("standard layout");
-        let voxels = match self {
-            Backend::Cpu => {
-                let mut volume = vec![0.0; shape.iter().product()];
-                back_project(samples, &rays, &params, &mut volume);
-                volume
-            }
-            Backend::Gpu(gpu) => gpu.back_project(samples, &rays, &params)?,
-        };
-        Ok(Volume::new(
-            Array3::from_shape_vec(shape, voxels)?,
-            voxel_nm,
-        )?)
+/// The back projection of `series` into a volume of `shape`: Aᵀ y.
+pub fn back_project(
+    backend: &Backend,
+    series: &TiltSeries,
+    geometry: &TiltGeometry,
+    shape: [usize; 3],
+    voxel_nm: f64,
+) -> Result<Volume> {
+    let expected = geometry.series_shape(shape);
+    ensure!(
+        series.shape() == expected,
+        "tilt series has shape {:?} but the geometry gives {expected:?} ([angle, k, m])",
+        series.shape()
+    );
+    let samples = series.as_standard_layout();
+    let voxels = backend.dispatch(Project {
+        input: samples.as_slice().expect("standard layout"),
+        geometry,
+        shape,
+        direction: Direction::Back,
+        output_len: shape.iter().product(),
+    })?;
+    Ok(Volume::new(
+        Array3::from_shape_vec(shape, voxels)?,
+        voxel_nm,
+    )?)
+}
+
+enum Direction {
+    Forward,
+    Back,
+}
+
+/// One projection (A x or Aᵀ y) of host samples, read back.
+struct Project<'p> {
+    input: &'p [f32],
+    geometry: &'p TiltGeometry,
+    shape: [usize; 3],
+    direction: Direction,
+    output_len: usize,
+}
+
+impl KernelWork for Project<'_> {
+    type Output = Vec<f32>;
+    fn run<K: Kernels>(self, k: &K) -> Result<Vec<f32>> {
+        let geometry = k.geometry(&self.geometry.rays(), &self.geometry.params(self.shape)?)?;
+        let input = k.upload(self.input)?;
+        let mut output = k.zeros(self.output_len)?;
+        let mut encoder = k.encoder();
+        match self.direction {
+            Direction::Forward => k.forward(&mut encoder, &geometry, &input, &mut output),
+            Direction::Back => k.back(&mut encoder, &geometry, &input, &mut output),
+        }
+        k.download(encoder, &output)
     }
 }

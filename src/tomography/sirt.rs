@@ -1,15 +1,13 @@
 //! SIRT as the ASTRA Toolbox defines it (DESIGN.md §4.3): x ← clamp(x + λ·C ⊙ Aᵀ(R ⊙ (p − A x))),
 //! R = 1/(A·1), C = 1/(Aᵀ·1) (0 where a sum is below 1e-6), x₀ = 0, a fixed number of iterations.
-//! The iteration is written once over [`SirtKernels`]; on the GPU every buffer stays on the device
+//! The iteration is written once over [`Kernels`]; on the GPU every buffer stays on the device
 //! for the whole run and only the residual norms (on request) and the result come back.
 
 use anyhow::{Result, bail, ensure};
 use ndarray::Array3;
 
 use super::{TiltGeometry, TiltSeries};
-use crate::backend::Backend;
-use crate::backend::cpu::sirt_update::SirtUpdateParams;
-use crate::backend::kernels::{CpuKernels, GpuKernels, Kernels};
+use crate::backend::{Backend, KernelWork, Kernels, SirtUpdateParams};
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// Sums of A·1 or Aᵀ·1 below this get weight 0 (ASTRA's rule: such rays or voxels are unseen).
@@ -60,6 +58,7 @@ fn reciprocal_weights(sums: Vec<f32>) -> Vec<f32> {
 /// SIRT for one geometry and grid on one kernel set: the weights R and C (computed once), the
 /// scratch buffers, and the options, reused for every reconstruction.
 pub struct SirtSolver<K: Kernels> {
+    geometry: K::Geometry,
     row_weights: K::Buffer,
     column_weights: K::Buffer,
     projected: K::Buffer,
@@ -74,9 +73,10 @@ pub struct SirtSolver<K: Kernels> {
 }
 
 impl<K: Kernels> SirtSolver<K> {
-    /// Checks the options and computes R = 1/(A·1) and C = 1/(Aᵀ·1).
+    /// Checks the options and computes R = 1/(A·1) and C = 1/(Aᵀ·1) for `geometry`.
     pub fn new(
         kernels: &K,
+        geometry: K::Geometry,
         shape: [usize; 3],
         voxel_nm: f64,
         series_len: usize,
@@ -105,17 +105,20 @@ impl<K: Kernels> SirtSolver<K> {
             }
             None => all_bits(volume_len),
         };
-        let mut projected = kernels.zeros(series_len)?;
-        let mut back_projected = kernels.zeros(volume_len)?;
-        kernels.forward(&kernels.upload(&vec![1.0; volume_len])?, &mut projected)?;
-        let row_weights = kernels.upload(&reciprocal_weights(kernels.download(&projected)?))?;
-        kernels.back(
-            &kernels.upload(&vec![1.0; series_len])?,
-            &mut back_projected,
-        )?;
+        let k = kernels;
+        let mut projected = k.zeros(series_len)?;
+        let mut back_projected = k.zeros(volume_len)?;
+        let mut encoder = k.encoder();
+        let volume_ones = k.upload(&vec![1.0; volume_len])?;
+        k.forward(&mut encoder, &geometry, &volume_ones, &mut projected);
+        let row_weights = k.upload(&reciprocal_weights(k.download(encoder, &projected)?))?;
+        let mut encoder = k.encoder();
+        let series_ones = k.upload(&vec![1.0; series_len])?;
+        k.back(&mut encoder, &geometry, &series_ones, &mut back_projected);
         let column_weights =
-            kernels.upload(&reciprocal_weights(kernels.download(&back_projected)?))?;
+            k.upload(&reciprocal_weights(k.download(encoder, &back_projected)?))?;
         Ok(SirtSolver {
+            geometry,
             row_weights,
             column_weights,
             projected,
@@ -137,8 +140,29 @@ impl<K: Kernels> SirtSolver<K> {
         })
     }
 
-    /// Reconstructs from `measured` (on the kernels' side) into `volume`, which it zeroes first;
-    /// returns the residual norms if they were asked for. `progress(n)` after iteration n.
+    /// The tilt geometry the solver projects with.
+    pub fn geometry(&self) -> &K::Geometry {
+        &self.geometry
+    }
+
+    /// Records a whole reconstruction from `measured` (on the kernels' side) into `volume`, which
+    /// it zeroes first, into `encoder`: on the GPU the run then goes in the caller's one submit.
+    pub fn record(
+        &mut self,
+        kernels: &K,
+        encoder: &mut K::Encoder,
+        measured: &K::Buffer,
+        volume: &mut K::Buffer,
+    ) {
+        kernels.clear(encoder, volume);
+        for _ in 0..self.iterations {
+            self.record_residual(kernels, encoder, measured, volume);
+            self.record_update(kernels, encoder, volume);
+        }
+    }
+
+    /// Reconstructs from `measured` into `volume`, which it zeroes first, one submit per iteration
+    /// so that `progress(n)` follows the device; returns the residual norms if they were asked for.
     pub fn run(
         &mut self,
         kernels: &K,
@@ -146,36 +170,59 @@ impl<K: Kernels> SirtSolver<K> {
         volume: &mut K::Buffer,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<f64>> {
+        let k = kernels;
         let mut norms = Vec::new();
-        kernels.clear(volume)?;
+        let mut encoder = k.encoder();
+        k.clear(&mut encoder, volume);
         for iteration in 0..self.iterations {
-            kernels.forward(volume, &mut self.projected)?;
-            kernels.residual(
-                measured,
-                &self.projected,
-                &self.row_weights,
-                &mut self.residual,
-                &mut self.weighted,
-            )?;
+            self.record_residual(k, &mut encoder, measured, volume);
             if self.record_residuals {
-                norms.push(
-                    kernels
-                        .moments(&self.residual, &self.series_ones)?
-                        .sum_sq
-                        .sqrt(),
-                );
+                let pending = std::mem::replace(&mut encoder, k.encoder());
+                let moments = k.moments(pending, &self.residual, &self.series_ones)?;
+                norms.push(moments.sum_sq.sqrt());
             }
-            kernels.back(&self.weighted, &mut self.back_projected)?;
-            kernels.update(
-                volume,
-                &self.back_projected,
-                &self.column_weights,
-                &self.mask,
-                &self.update,
-            )?;
+            self.record_update(k, &mut encoder, volume);
+            k.submit(std::mem::replace(&mut encoder, k.encoder()));
             progress(iteration + 1);
         }
         Ok(norms)
+    }
+
+    /// Records p − A x and its weighted form R ⊙ (p − A x).
+    fn record_residual(
+        &mut self,
+        k: &K,
+        encoder: &mut K::Encoder,
+        measured: &K::Buffer,
+        volume: &K::Buffer,
+    ) {
+        k.forward(encoder, &self.geometry, volume, &mut self.projected);
+        k.residual(
+            encoder,
+            measured,
+            &self.projected,
+            &self.row_weights,
+            &mut self.residual,
+            &mut self.weighted,
+        );
+    }
+
+    /// Records x ← clamp(x + λ·C ⊙ Aᵀ(weighted residual)).
+    fn record_update(&mut self, k: &K, encoder: &mut K::Encoder, volume: &mut K::Buffer) {
+        k.back(
+            encoder,
+            &self.geometry,
+            &self.weighted,
+            &mut self.back_projected,
+        );
+        k.update(
+            encoder,
+            volume,
+            &self.back_projected,
+            &self.column_weights,
+            &self.mask,
+            &self.update,
+        );
     }
 }
 
@@ -207,41 +254,41 @@ pub fn sirt(
         bail!("the tilt series holds a non-finite value ({bad}); SIRT needs finite data");
     }
     let measured = series.as_standard_layout();
-    let measured = measured.as_slice().expect("standard layout");
     let volume_len: usize = shape.iter().product();
-    let rays = geometry.rays();
-    let params = geometry.params(shape)?;
-    fn solve<K: Kernels>(
-        kernels: &K,
-        measured: &[f32],
+    struct Solve<'s> {
+        measured: &'s [f32],
+        geometry: &'s TiltGeometry,
         shape: [usize; 3],
         voxel_nm: f64,
-        options: &SirtOptions,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<(Vec<f32>, Vec<f64>)> {
-        let mut solver = SirtSolver::new(kernels, shape, voxel_nm, measured.len(), options)?;
-        let mut volume = kernels.zeros(shape.iter().product())?;
-        let norms = solver.run(kernels, &kernels.upload(measured)?, &mut volume, progress)?;
-        Ok((kernels.download(&volume)?, norms))
+        options: &'s SirtOptions,
+        progress: &'s mut dyn FnMut(usize),
     }
-    let (voxels, residual_norms) = match backend {
-        Backend::Cpu => solve(
-            &CpuKernels { rays, params },
-            measured,
-            shape,
-            voxel_nm,
-            options,
-            progress,
-        )?,
-        Backend::Gpu(gpu) => solve(
-            &GpuKernels::new(gpu, &rays, &params)?,
-            measured,
-            shape,
-            voxel_nm,
-            options,
-            progress,
-        )?,
-    };
+    impl KernelWork for Solve<'_> {
+        type Output = (Vec<f32>, Vec<f64>);
+        fn run<K: Kernels>(self, k: &K) -> Result<(Vec<f32>, Vec<f64>)> {
+            let geometry = k.geometry(&self.geometry.rays(), &self.geometry.params(self.shape)?)?;
+            let mut solver = SirtSolver::new(
+                k,
+                geometry,
+                self.shape,
+                self.voxel_nm,
+                self.measured.len(),
+                self.options,
+            )?;
+            let mut volume = k.zeros(self.shape.iter().product())?;
+            let measured = k.upload(self.measured)?;
+            let norms = solver.run(k, &measured, &mut volume, self.progress)?;
+            Ok((k.download(k.encoder(), &volume)?, norms))
+        }
+    }
+    let (voxels, residual_norms) = backend.dispatch(Solve {
+        measured: measured.as_slice().expect("standard layout"),
+        geometry,
+        shape,
+        voxel_nm,
+        options,
+        progress,
+    })?;
     debug_assert_eq!(voxels.len(), volume_len);
     Ok(Reconstruction {
         volume: Volume::new(Array3::from_shape_vec(shape, voxels)?, voxel_nm)?,

@@ -30,25 +30,6 @@ impl BlurParams {
     }
 }
 
-/// The whole separable blur of `values` on a grid of `shape`: the passes along k, i and j in the
-/// order the imaging chain runs them.
-pub fn blur(values: &[f32], shape: [usize; 3], taps: &[f32]) -> Vec<f32> {
-    let shape = shape.map(|n| n as u32);
-    let radius = (taps.len() / 2) as u32;
-    let mut current = values.to_vec();
-    let mut next = vec![0.0; current.len()];
-    for axis in 0..3 {
-        blur_pass(
-            &current,
-            taps,
-            &BlurParams::along(shape, axis, radius),
-            &mut next,
-        );
-        std::mem::swap(&mut current, &mut next);
-    }
-    current
-}
-
 pub fn blur_pass(input: &[f32], taps: &[f32], params: &BlurParams, output: &mut [f32]) {
     let p = *params;
     let (n_i, n_j) = (p.n_i as usize, p.n_j as usize);

@@ -21,7 +21,6 @@ use super::cpu::projector::{ProjectorParams, Ray};
 use super::cpu::sirt_update::SirtUpdateParams;
 use super::cpu::smooth_noise::SmoothNoiseParams;
 use super::{DeviceChoice, DeviceRequest, Moments};
-use crate::volume::{Mask, Volume};
 
 /// Code several shaders share; WGSL has no includes, so it is prepended when a shader is loaded.
 const PROJECTOR_SHARED_WGSL: &str = include_str!("../../../shaders/shared/projector.wgsl");
@@ -58,9 +57,9 @@ const PROJECTOR_ROW_GROUP: u32 = 64;
 /// Voxels of a row per workgroup of the per-voxel grid kernels (diffusion, intensity, blur: their
 /// `workgroup_size`).
 const ROW_GROUP: u32 = 64;
-/// Diffusion steps recorded per submit: enough to amortise a submit, few enough that the driver's
-/// command buffers stay small and a watchdog never sees one long submission.
-const STEPS_PER_SUBMIT: u64 = 256;
+
+/// Kernels recorded for one submit.
+pub type GpuEncoder = wgpu::CommandEncoder;
 
 /// Workgroups one dispatch dimension may hold under WebGPU's limits on every adapter we target.
 const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
@@ -301,11 +300,6 @@ impl GpuContext {
             .with_context(|| format!("{what} has {len} voxels; the GPU path indexes at most 2^32"))
     }
 
-    /// Copies a volume to the device.
-    pub fn upload_volume(&self, volume: &Volume) -> Result<GpuVolume> {
-        self.upload_samples(volume.as_slice())
-    }
-
     /// Copies samples in memory order to the device.
     pub fn upload_samples(&self, samples: &[f32]) -> Result<GpuVolume> {
         let voxel_count = Self::voxel_count("volume", samples.len())?;
@@ -323,9 +317,8 @@ impl GpuContext {
         })
     }
 
-    /// Copies a volume's samples back from the device.
-    pub fn download(&self, volume: &GpuVolume) -> Result<Vec<f32>> {
-        let encoder = self.device.create_command_encoder(&Default::default());
+    /// Submits `encoder`, then copies a volume's samples back from the device.
+    pub fn download(&self, encoder: GpuEncoder, volume: &GpuVolume) -> Result<Vec<f32>> {
         let bytes = self.read_back(encoder, &volume.buffer)?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
@@ -352,7 +345,7 @@ impl GpuContext {
 
     /// Submits recorded kernels; the one place work reaches the queue, so an injected device loss
     /// happens at a known point.
-    pub fn submit(&self, encoder: wgpu::CommandEncoder) {
+    pub fn submit(&self, encoder: GpuEncoder) {
         self.queue.submit([encoder.finish()]);
         let submitted = self.submits.fetch_add(1, Ordering::Relaxed) + 1;
         if self.injected == Some(InjectedFault::DeviceLost) && submitted == LOST_AFTER_SUBMITS {
@@ -401,8 +394,13 @@ impl GpuContext {
         Ok(buffer)
     }
 
-    /// Copies `from` into `to` on the device.
-    pub fn copy(&self, from: &GpuVolume, to: &GpuVolume) -> Result<()> {
+    /// Records a copy of `from` into `to`.
+    pub fn record_copy(
+        &self,
+        encoder: &mut GpuEncoder,
+        from: &GpuVolume,
+        to: &GpuVolume,
+    ) -> Result<()> {
         if from.voxel_count != to.voxel_count {
             bail!(
                 "cannot copy {} voxels into {}",
@@ -410,22 +408,20 @@ impl GpuContext {
                 to.voxel_count
             );
         }
-        let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(&from.buffer, 0, &to.buffer, 0, from.buffer.size());
-        self.submit(encoder);
         Ok(())
     }
 
-    /// Runs `steps` diffusion steps ping-ponging between `a` (the input) and `b`, in batches of
-    /// [`STEPS_PER_SUBMIT`] per submit. Returns true when the result ended in `b` (odd `steps`).
-    pub fn diffusion_steps(
+    /// Records `steps` diffusion steps ping-ponging between `a` (the input) and `b`, in one compute
+    /// pass; the result ends in `b` when `steps` is odd.
+    pub fn record_diffusion_steps(
         &self,
+        encoder: &mut GpuEncoder,
         shape: [usize; 3],
         beta: f32,
-        a: &GpuVolume,
-        b: &GpuVolume,
+        [a, b]: [&GpuVolume; 2],
         steps: u64,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let [n_k, n_i, n_j] = shape.map(|n| n as u32);
         if a.voxel_count != n_k * n_i * n_j || b.voxel_count != a.voxel_count {
             bail!("diffusion fields do not match the grid {shape:?}");
@@ -444,23 +440,14 @@ impl GpuContext {
         let params = self.uniform("diffusion params", &[n_k, n_i, n_j, beta.to_bits()]);
         let forward = self.bind(&self.diffusion, &[&a.buffer, &b.buffer, &params]);
         let backward = self.bind(&self.diffusion, &[&b.buffer, &a.buffer, &params]);
-        let mut done = 0;
-        while done < steps {
-            let batch = (steps - done).min(STEPS_PER_SUBMIT);
-            let mut encoder = self.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                pass.set_pipeline(&self.diffusion);
-                for step in done..done + batch {
-                    let bind_group = if step % 2 == 0 { &forward } else { &backward };
-                    pass.set_bind_group(0, bind_group, &[]);
-                    pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-                }
-            }
-            self.submit(encoder);
-            done += batch;
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&self.diffusion);
+        for step in 0..steps {
+            let bind_group = if step % 2 == 0 { &forward } else { &backward };
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         }
-        Ok(steps % 2 == 1)
+        Ok(())
     }
 
     /// Copies a tilt geometry to the device, checking the dispatch sizes it implies.
@@ -517,13 +504,13 @@ impl GpuContext {
     }
 
     /// A command encoder for kernels recorded with the `record_*` methods.
-    pub fn encoder(&self) -> wgpu::CommandEncoder {
+    pub fn encoder(&self) -> GpuEncoder {
         self.device.create_command_encoder(&Default::default())
     }
 
     fn record(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         pipeline: &wgpu::ComputePipeline,
         buffers: &[&wgpu::Buffer],
         groups: [u32; 3],
@@ -538,7 +525,7 @@ impl GpuContext {
     /// Records series = A volume.
     pub fn record_forward_project(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         geometry: &GpuGeometry,
         volume: &GpuVolume,
         series: &GpuVolume,
@@ -557,7 +544,7 @@ impl GpuContext {
     /// Records volume = Aᵀ series.
     pub fn record_back_project(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         geometry: &GpuGeometry,
         series: &GpuVolume,
         volume: &GpuVolume,
@@ -576,7 +563,7 @@ impl GpuContext {
     /// Records residual = measured − projected and weighted = row_weights ⊙ residual.
     pub fn record_sirt_residual(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         [measured, projected, row_weights, residual, weighted]: [&GpuVolume; 5],
     ) {
         let (per_row, rows) = groups_2d(measured.voxel_count, ELEMENTWISE_GROUP);
@@ -595,7 +582,7 @@ impl GpuContext {
     /// Records volume ← clamp(volume + λ·column_weights ⊙ back_projected) inside the mask.
     pub fn record_sirt_update(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         [volume, back_projected, column_weights]: [&GpuVolume; 3],
         mask: &GpuMask,
         update: &SirtUpdateParams,
@@ -627,14 +614,14 @@ impl GpuContext {
     }
 
     /// Records filling `buffer` with zeros.
-    pub fn record_clear(&self, encoder: &mut wgpu::CommandEncoder, buffer: &GpuVolume) {
+    pub fn record_clear(&self, encoder: &mut GpuEncoder, buffer: &GpuVolume) {
         encoder.clear_buffer(&buffer.buffer, 0, None);
     }
 
     /// Records intensity = M·(1 + (r − 1)·C) on the full grid from a cropped, marked field.
     pub fn record_intensity(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         field: &GpuVolume,
         params: &IntensityParams,
         intensity: &GpuVolume,
@@ -648,7 +635,7 @@ impl GpuContext {
     /// Records one separable blur pass along `params.axis`.
     pub fn record_blur_pass(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         input: &GpuVolume,
         taps: &GpuVolume,
         params: &BlurParams,
@@ -663,7 +650,7 @@ impl GpuContext {
     /// Records series ← series + sqrt(series/λ)·normal.
     pub fn record_smooth_noise(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        encoder: &mut GpuEncoder,
         series: &GpuVolume,
         normal: &GpuVolume,
         inverse_dose: f32,
@@ -680,43 +667,6 @@ impl GpuContext {
         self.record(encoder, &self.smooth_noise, &buffers, [per_row, rows, 1]);
     }
 
-    /// Forward-projects `volume` (host samples) and returns the tilt series `[angle][k][m]`.
-    pub fn forward_project(
-        &self,
-        volume: &[f32],
-        rays: &[Ray],
-        params: &ProjectorParams,
-    ) -> Result<Vec<f32>> {
-        let geometry = self.upload_geometry(rays, params)?;
-        let input = self.upload_samples(volume)?;
-        let series = self.zeros((params.n_angles * params.n_k * params.n_det) as usize)?;
-        let mut encoder = self.encoder();
-        self.record_forward_project(&mut encoder, &geometry, &input, &series);
-        self.submit(encoder);
-        self.download(&series)
-    }
-
-    /// Back-projects `series` (host samples, `[angle][k][m]`) into a volume `[k][i][j]`.
-    pub fn back_project(
-        &self,
-        series: &[f32],
-        rays: &[Ray],
-        params: &ProjectorParams,
-    ) -> Result<Vec<f32>> {
-        let geometry = self.upload_geometry(rays, params)?;
-        let input = self.upload_samples(series)?;
-        let volume = self.zeros((params.n_k * params.n_i * params.n_j) as usize)?;
-        let mut encoder = self.encoder();
-        self.record_back_project(&mut encoder, &geometry, &input, &volume);
-        self.submit(encoder);
-        self.download(&volume)
-    }
-
-    /// Copies a mask to the device as bits.
-    pub fn upload_mask(&self, mask: &Mask) -> Result<GpuMask> {
-        self.upload_bits(&mask.to_bits(), mask.data().len())
-    }
-
     /// Copies mask bits (as [`Mask::to_bits`]) of `voxels` voxels to the device.
     pub fn upload_bits(&self, bits: &[u32], voxels: usize) -> Result<GpuMask> {
         let voxel_count = Self::voxel_count("mask", voxels)?;
@@ -731,8 +681,14 @@ impl GpuContext {
         })
     }
 
-    /// Count, sum and sum of squares of `values` inside `mask`; reads back one partial per 256 voxels.
-    pub fn masked_moments(&self, values: &GpuVolume, mask: &GpuMask) -> Result<Moments> {
+    /// Submits `encoder` with the moments of `values` inside `mask` recorded after its work: count,
+    /// sum and sum of squares, read back as one partial per 256 voxels.
+    pub fn masked_moments(
+        &self,
+        mut encoder: GpuEncoder,
+        values: &GpuVolume,
+        mask: &GpuMask,
+    ) -> Result<Moments> {
         if values.voxel_count != mask.voxel_count {
             bail!(
                 "volume has {} voxels but mask has {}",
@@ -748,7 +704,6 @@ impl GpuContext {
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
         )?;
         let params = self.uniform("moment params", &[values.voxel_count, groups_per_row]);
-        let mut encoder = self.encoder();
         self.record(
             &mut encoder,
             &self.masked_moments,
@@ -780,11 +735,7 @@ impl GpuContext {
     }
 
     /// Submits `encoder` with a copy of `source` into a mappable buffer, waits, returns the bytes.
-    fn read_back(
-        &self,
-        mut encoder: wgpu::CommandEncoder,
-        source: &wgpu::Buffer,
-    ) -> Result<Vec<u8>> {
+    fn read_back(&self, mut encoder: GpuEncoder, source: &wgpu::Buffer) -> Result<Vec<u8>> {
         let staging = self.allocate(
             "readback",
             Contents::Zeroed(source.size()),
