@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::LoadedExperiment;
+use crate::experiment::{Defaults, LoadedExperiment};
 
 /// A results folder's list of the experiments its manifest names, in manifest order.
 pub const BATCH_FILE: &str = "batch.json";
@@ -25,16 +25,6 @@ struct ManifestFile {
     defaults: Defaults,
     #[serde(default)]
     experiment: Vec<EntryFile>,
-}
-
-/// Keys filled into every experiment's `[imaging]` and `[fit]` where its own file leaves them out.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Defaults {
-    #[serde(default)]
-    pub imaging: toml::Table,
-    #[serde(default)]
-    pub fit: toml::Table,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::Defaults;
 use crate::imaging::quantify::START_MASK_SMOOTHING_VOXELS;
 use crate::imaging::{CONTRAST_RATIO_DEFAULT, ImagingParams};
 use crate::io::tilts::{parse_tilt_spec, read_tilt_file};
@@ -17,6 +16,17 @@ use crate::io::tilts::{parse_tilt_spec, read_tilt_file};
 pub const DEFAULT_TIMES_S: [f64; 10] = [
     0.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
 ];
+
+/// A batch manifest's defaults: keys filled into every experiment's `[imaging]` and `[fit]` where
+/// its own file leaves them out.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default)]
+    pub imaging: toml::Table,
+    #[serde(default)]
+    pub fit: toml::Table,
+}
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
