@@ -4,7 +4,7 @@
 //! uncorrected. `quantify` reports this; `fit` builds on it.
 
 use anyhow::{Context, Result, bail, ensure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, prepare_mask};
@@ -26,7 +26,7 @@ use crate::volume::{Mask, Volume, check_same_grid};
 const VOXEL_SIZE_REL_TOL: f64 = 1e-3;
 
 /// The measured alloying curve and what it was measured with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Quantification {
     pub times_s: Vec<f64>,
     /// Per reconstruction (absent for a measured curve).
@@ -54,6 +54,7 @@ pub struct Quantification {
     pub volume_nm3: f64,
     /// Longest over shortest side of the box around the simulation mask along the volume axes
     /// (rods lie along the tilt axis, DESIGN.md §5; a particle lying across the axes reads lower).
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub aspect_ratio: f64,
 }
 

@@ -6,7 +6,6 @@
 
 pub mod analysis;
 pub mod backend;
-pub mod batch;
 pub mod diffusion;
 pub mod experiment;
 pub mod fit;
@@ -20,5 +19,6 @@ pub mod stats;
 pub mod synth;
 pub mod tomography;
 pub mod volume;
+pub mod workflow;
 
 pub use volume::{Mask, Volume, VolumeError};

@@ -14,7 +14,10 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            if error.downcast_ref::<cli::SomeFailed>().is_some() {
+            if error
+                .downcast_ref::<alloyfit::workflow::batch::SomeFailed>()
+                .is_some()
+            {
                 std::process::ExitCode::from(3)
             } else {
                 std::process::ExitCode::FAILURE

@@ -24,6 +24,39 @@ fn stderr(output: &Output) -> String {
 }
 
 /// Runs a command that must fail and returns its error output.
+/// Decodes a PNG figure and checks that something is drawn on it: between 1% and 90% of its pixels
+/// are not white, in at least 4 colours, `series` among them. Returns its size and the number of
+/// colours.
+fn assert_drawn(path: &Path, series: &[[u8; 3]]) -> ((u32, u32), usize) {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let rgb: Vec<[u8; 3]> = pixels[..frame.buffer_size()]
+        .chunks_exact(3)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let drawn = rgb.iter().filter(|p| **p != [255; 3]).count() as f64 / rgb.len() as f64;
+    let colours: std::collections::HashSet<[u8; 3]> = rgb.iter().copied().collect();
+    assert!(
+        (0.01..0.9).contains(&drawn) && colours.len() >= 4,
+        "{}: {:.1}% drawn in {} colours",
+        path.display(),
+        100.0 * drawn,
+        colours.len()
+    );
+    for colour in series {
+        assert!(
+            colours.contains(colour),
+            "{}: no pixel of {colour:?}",
+            path.display()
+        );
+    }
+    ((frame.width, frame.height), colours.len())
+}
+
 fn failure(args: &[&str], dir: &Path) -> String {
     let output = alloyfit(args, dir);
     assert!(
@@ -489,19 +522,40 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
         "{level}"
     );
     assert!(report["start_check"].is_null());
-    for file in [
-        "curves.csv",
-        "measured.csv",
-        "curve.svg",
-        "residuals.svg",
-        "mse.svg",
-    ] {
+    for file in ["curves.csv", "measured.csv"] {
         assert!(dir.join("report").join(file).is_file(), "{file}");
     }
-    for png in ["curve.png", "slices.png"] {
-        let bytes = std::fs::read(dir.join("report").join(png)).unwrap();
-        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png} is a PNG file");
+    // Each figure's series in their own colours: black markers, the blue fit, the red and green
+    // reference curves, the red optimum.
+    const BLACK: [u8; 3] = [0, 0, 0];
+    const BLUE: [u8; 3] = [0x1f, 0x5f, 0xbf];
+    const RED: [u8; 3] = [0xc0, 0x39, 0x2b];
+    const GREEN: [u8; 3] = [0x27, 0x88, 0x4a];
+    for (figure, series) in [
+        ("curve", &[BLACK, BLUE, RED, GREEN][..]),
+        ("residuals", &[BLACK]),
+        ("mse", &[BLUE, RED]),
+    ] {
+        let svg =
+            std::fs::read_to_string(dir.join("report").join(format!("{figure}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<polyline"),
+            "{figure}.svg"
+        );
+        let path = dir.join("report").join(format!("{figure}.png"));
+        let (size, _) = assert_drawn(&path, series);
+        assert_eq!(size, (1280, 840), "{figure}.png");
     }
+    let ((width, height), colours) = assert_drawn(&dir.join("report/slices.png"), &[]);
+    // Three times in a row, measured above simulated, tiles of about 160 pixels.
+    assert!(
+        width >= 3 * 140 && height >= 2 * 140,
+        "slices.png is {width} x {height}: not three columns of two tiles"
+    );
+    assert!(
+        colours >= 64,
+        "slices.png has {colours} colours: no grey scale"
+    );
     assert!(failure(&fit, dir).contains("--force"));
 
     // With a fixed rule the start check fits again with the other one and says how far D moved.

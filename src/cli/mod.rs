@@ -12,8 +12,6 @@ mod reconstruct;
 mod simulate;
 mod synth;
 
-pub use batch::SomeFailed;
-
 use anyhow::{Context, Result, ensure};
 use clap::{Parser, Subcommand, ValueEnum};
 

@@ -1,16 +1,16 @@
-//! `alloyfit quantify`: the measured alloying curve of an experiment (see `alloyfit::analysis`),
-//! with the noise estimate, the calibrated dose, and the segmented masks for inspection.
+//! `alloyfit quantify`: the measured alloying curve of an experiment
+//! ([`alloyfit::workflow::quantify`]), with the noise estimate, the calibrated dose, and the
+//! segmented masks for inspection.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
 
-use alloyfit::analysis::{Quantification, prepare_experiment};
 use alloyfit::backend::Engine;
 use alloyfit::experiment::LoadedExperiment;
-use alloyfit::io::{Overwrite, StagedDir, write_atomically, write_volume};
+use alloyfit::io::StagedDir;
+use alloyfit::workflow::quantify::quantify_into;
 
 use super::{DeviceArgs, Reporter};
 
@@ -34,37 +34,6 @@ pub struct Args {
     quiet: bool,
 }
 
-/// curve.csv: one row per time.
-pub fn write_curve_csv(path: &Path, q: &Quantification) -> Result<()> {
-    write_atomically(path, Overwrite::Refuse, |out| {
-        writeln!(
-            out,
-            "t_s,alpha,alpha_corrected,alpha_uncorrected,spread,slice_cv,mask_voxels"
-        )?;
-        for (n, t_s) in q.times_s.iter().enumerate() {
-            let optional = |values: &Option<Vec<f64>>| {
-                values.as_ref().map_or(String::new(), |v| v[n].to_string())
-            };
-            let (spread, slice_cv, voxels) = match &q.measured {
-                Some(m) => (
-                    m[n].spread.to_string(),
-                    m[n].slice_spread.to_string(),
-                    m[n].mask_voxels.to_string(),
-                ),
-                None => Default::default(),
-            };
-            writeln!(
-                out,
-                "{t_s},{},{},{},{spread},{slice_cv},{voxels}",
-                q.alpha[n],
-                optional(&q.alpha_corrected),
-                optional(&q.alpha_uncorrected)
-            )?;
-        }
-        Ok(())
-    })
-}
-
 pub fn run(args: &Args) -> Result<()> {
     let loaded = LoadedExperiment::load(&args.experiment)?;
     let target = args
@@ -75,30 +44,11 @@ pub fn run(args: &Args) -> Result<()> {
     let mut reporter = Reporter::new(args.quiet);
     let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
     let started = Instant::now();
-    // The quantification outlives the backend borrow that the rest of a prepared experiment holds.
-    let (quantification, segmentations) = engine.run(&mut reporter, |backend, reporter| {
-        let prepared = prepare_experiment(backend, &loaded, reporter)?;
-        Ok((prepared.quantification, prepared.segmentations))
+    let quantification = engine.run(&mut reporter, |backend, reporter| {
+        quantify_into(&loaded, backend, &staged, reporter)
     })?;
     drop(reporter);
     let q = &quantification;
-    write_curve_csv(&staged.path("curve.csv"), q)?;
-    write_atomically(&staged.path("quantify.json"), Overwrite::Refuse, |out| {
-        serde_json::to_writer_pretty(&mut *out, q)?;
-        writeln!(out)?;
-        Ok(())
-    })?;
-    if !segmentations.is_empty() {
-        std::fs::create_dir_all(staged.path("masks"))?;
-        for (n, segmentation) in segmentations.iter().enumerate() {
-            let name = format!("masks/mask_{n:02}_t{}s.tif", q.times_s[n]);
-            write_volume(
-                &staged.path(&name),
-                &segmentation.mask.to_volume(),
-                Overwrite::Refuse,
-            )?;
-        }
-    }
     let out = staged.commit()?;
     if args.json {
         return super::print_json(q);

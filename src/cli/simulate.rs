@@ -1,8 +1,6 @@
 //! `alloyfit simulate`: diffuse an initial composition with a given D and write one volume per
-//! time, plus a CSV with tau, the total Au (conservation check) and the diffusion-only alloying
-//! degree 1 − std_M(C_t)/std_M(C_0).
+//! time, plus a CSV ([`alloyfit::workflow::simulate`]).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -11,13 +9,10 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use alloyfit::backend::Engine;
-use alloyfit::diffusion::{BETA_DEFAULT, Trajectory, check_beta, prepare_mask, tau_nm2};
-use alloyfit::io::{
-    Overwrite, StagedDir, check_folder_writable, mask_from_volume, read_volume, write_atomically,
-    write_volume,
-};
-use alloyfit::progress::Progress;
+use alloyfit::diffusion::{BETA_DEFAULT, check_beta, prepare_mask};
+use alloyfit::io::{Format, StagedDir, check_folder_writable, mask_from_volume, read_volume};
 use alloyfit::volume::Mask;
+use alloyfit::workflow::simulate::{SimulateConfig, SimulatedTime, simulate_into};
 
 use super::{DeviceArgs, Reporter, parse_times};
 
@@ -66,17 +61,6 @@ enum FormatArg {
     Mrc,
 }
 
-#[derive(Debug, Serialize)]
-struct Row {
-    t_s: f64,
-    tau_nm2: f64,
-    file: String,
-    /// Σ C over the mask × voxel volume: the Au volume in nm³, constant up to rounding.
-    total_au_nm3: f64,
-    /// 1 − std_M(C_t) / std_M(C_0).
-    alloying: f64,
-}
-
 #[derive(Serialize)]
 struct Report {
     out: PathBuf,
@@ -85,7 +69,7 @@ struct Report {
     dropped_voxels: usize,
     steps: u64,
     seconds: f64,
-    rows: Vec<Row>,
+    rows: Vec<SimulatedTime>,
 }
 
 fn read_mask(path: &Path, voxel_nm: Option<f64>) -> Result<Mask> {
@@ -138,63 +122,28 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
 
-    let ext = match args.format {
-        FormatArg::Tif => "tif",
-        FormatArg::Mrc => "mrc",
+    let format = match args.format {
+        FormatArg::Tif => Format::Tiff,
+        FormatArg::Mrc => Format::Mrc,
     };
-    let voxel_volume_nm3 = composition.voxel_nm().powi(3);
-    let last_tau = tau_nm2(args.d_m2s, *times.last().expect("times checked non-empty"));
+    let config = SimulateConfig {
+        d_m2s: args.d_m2s,
+        times_s: &times,
+        beta: args.beta,
+        format,
+    };
     let started = Instant::now();
     let mut reporter = Reporter::new(false);
     let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
-    // Volumes are written as the trajectory reaches each time; the staging folder lives inside the
-    // work, so a rerun on the CPU after a GPU fault starts from an empty one.
+    // The staging folder lives inside the work, so a rerun on the CPU after a GPU fault starts
+    // from an empty one.
     let (staged, rows, steps) = engine.run(&mut reporter, |backend, reporter| {
         let staged = StagedDir::create(&args.out, overwrite)?;
-        let mut trajectory =
-            Trajectory::new(backend, &prepared.composition, &prepared.mask, args.beta)
-                .with_context(|| format!("{}", args.input.display()))?;
-        let total_steps = trajectory.steps_to(last_tau) as usize;
-        reporter.line(&format!("diffusing on {}", backend.describe()));
-        let mut steps_done = 0;
-        let mut rows = Vec::with_capacity(times.len());
-        let mut initial_std = None;
-        for &t_s in &times {
-            let tau = tau_nm2(args.d_m2s, t_s);
-            trajectory.advance_to_reporting(tau, &mut |steps| {
-                steps_done += steps as usize;
-                reporter.step("diffusion steps", steps_done, total_steps);
-            })?;
-            let moments = trajectory.snapshot_moments()?;
-            let std0 = *initial_std.get_or_insert(moments.std());
-            let file = format!("c_t{t_s}s.{ext}");
-            write_volume(
-                &staged.path(&file),
-                &trajectory.snapshot_volume()?,
-                Overwrite::Refuse,
-            )?;
-            rows.push(Row {
-                t_s,
-                tau_nm2: tau,
-                file,
-                total_au_nm3: moments.sum * voxel_volume_nm3,
-                alloying: 1.0 - moments.std() / std0,
-            });
-        }
-        Ok((staged, rows, trajectory.full_steps_done()))
+        let (rows, steps) = simulate_into(&prepared, &config, backend, &staged, reporter)
+            .with_context(|| format!("{}", args.input.display()))?;
+        Ok((staged, rows, steps))
     })?;
     drop(reporter);
-    write_atomically(&staged.path("simulation.csv"), Overwrite::Refuse, |out| {
-        writeln!(out, "t_s,tau_nm2,total_au_nm3,alloying,file")?;
-        for r in &rows {
-            writeln!(
-                out,
-                "{},{},{},{},{}",
-                r.t_s, r.tau_nm2, r.total_au_nm3, r.alloying, r.file
-            )?;
-        }
-        Ok(())
-    })?;
     let out = staged.commit()?;
 
     let report = Report {

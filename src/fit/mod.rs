@@ -11,7 +11,7 @@ pub mod uncertainty;
 use std::collections::HashMap;
 
 use anyhow::{Result, ensure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::PreparedExperiment;
 use crate::backend::Backend;
@@ -46,7 +46,7 @@ trait SpreadModel {
 }
 
 /// A(τ): one trajectory imaged on a √τ grid, interpolated with PCHIP.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SpreadTable {
     pub sqrt_tau_nm: Vec<f64>,
     pub spreads: Vec<f64>,
@@ -208,7 +208,7 @@ impl SpreadModel for ExactModel<'_, '_> {
 }
 
 /// What the fit found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FitOutcome {
     pub d_m2s: f64,
     /// SD(D) with the error the measured points share through S(0) (see [`uncertainty`]).
@@ -235,6 +235,45 @@ pub struct FitOutcome {
     pub chain_runs: usize,
     pub diffusion_steps: u64,
     pub table: Option<SpreadTable>,
+    /// The best fit and the reference curves sampled densely in t, for plots (table mode only:
+    /// there every sample is an interpolation).
+    #[serde(default)]
+    pub sampled_curves: Option<SampledCurves>,
+}
+
+/// Simulated α curves sampled at [`SAMPLED_CURVE_POINTS`] times from 0 to the last measured time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SampledCurves {
+    pub times_s: Vec<f64>,
+    pub fit: Vec<f64>,
+    /// (D in m²/s, α at each time).
+    pub references: Vec<(f64, Vec<f64>)>,
+}
+
+/// Samples of a plotted curve: smooth at a figure's width.
+const SAMPLED_CURVE_POINTS: usize = 241;
+
+impl SampledCurves {
+    fn times(measured_s: &[f64]) -> Vec<f64> {
+        let last = measured_s.last().copied().unwrap_or(0.0);
+        (0..SAMPLED_CURVE_POINTS)
+            .map(|n| last * n as f64 / (SAMPLED_CURVE_POINTS - 1) as f64)
+            .collect()
+    }
+
+    fn alpha(
+        table: &SpreadTable,
+        measured_s: &[f64],
+        d_m2s: f64,
+        spread_initial: f64,
+        spread_alloyed: f64,
+    ) -> Vec<f64> {
+        let spreads: Vec<f64> = Self::times(measured_s)
+            .iter()
+            .map(|&t| table.spread_at(tau_nm2(d_m2s, t)))
+            .collect();
+        simulated_alpha(&spreads, spread_initial, spread_alloyed)
+    }
 }
 
 /// Simulated α at each time from simulated spreads (DESIGN.md §4.4): normalised by the simulated
@@ -340,6 +379,18 @@ pub fn fit<'a>(
     let mut landscape = minimum.evaluations.clone();
     landscape.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (chain_runs, diffusion_steps) = (model.chain_runs(), model.diffusion_steps());
+    let sampled_curves = table.as_ref().map(|table| {
+        let curve =
+            |d: f64| SampledCurves::alpha(table, &times_s, d, spread_initial, spread_alloyed);
+        SampledCurves {
+            times_s: SampledCurves::times(&times_s),
+            fit: curve(d_m2s),
+            references: reference_curves
+                .iter()
+                .map(|(d, _)| (*d, curve(*d)))
+                .collect(),
+        }
+    });
     Ok(FitOutcome {
         d_m2s,
         sd_m2s,
@@ -359,6 +410,7 @@ pub fn fit<'a>(
         chain_runs,
         diffusion_steps,
         table,
+        sampled_curves,
     })
 }
 

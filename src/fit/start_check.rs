@@ -5,7 +5,7 @@
 //! differ by about 2% in D on NC1 at 2 nm (docs/PERFORMANCE.md, "Coverage against the noise level").
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{FitOutcome, fit};
 use crate::analysis::{PreparedExperiment, SegmentedReconstructions, prepare_segmented};
@@ -17,7 +17,7 @@ use crate::progress::Progress;
 const WARN_ABOVE_SD: f64 = 2.0;
 
 /// D fitted again with the other start-mask rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StartCheck {
     pub start_mask: StartMask,
     pub d_m2s: f64,

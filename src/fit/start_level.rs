@@ -24,7 +24,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{FitOutcome, fit};
 use crate::analysis::{PreparedExperiment, SegmentedReconstructions, prepare_segmented};
@@ -53,7 +53,7 @@ const WIDTH_LEVEL_STEP: f64 = 0.02;
 const MIN_POINTS: usize = 3;
 
 /// One start mask tried.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LevelEvaluation {
     pub level: f64,
     pub smoothing_voxels: f64,
@@ -62,13 +62,15 @@ pub struct LevelEvaluation {
 }
 
 /// The fitted start mask (its surface level and smoothing width) and what it does to the SD.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StartLevel {
     /// The vertex of the profile MSE over the levels tried; `d_m2s` of the fit is D there, and its
     /// curves and residuals are those of the level tried with the lowest MSE.
     pub level: f64,
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_level: f64,
     /// ∂D̂/∂level from the levels around the optimum, in m²/s per unit level.
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub d_slope_m2s: f64,
     /// The smoothing width of the fit (`data.start_smoothing_voxels`).
     pub smoothing_voxels: f64,

@@ -5,7 +5,7 @@
 //! [`ACCEPT_RELATIVE`].
 
 use anyhow::{Result, ensure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ImagingChain, Noise};
 use crate::diffusion::Trajectory;
@@ -17,7 +17,7 @@ const TRIAL_DOSE: f64 = 100.0;
 const ACCEPT_RELATIVE: f64 = 0.01;
 
 /// The outcome of a calibration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DoseCalibration {
     pub target_cv: f64,
     /// CV of the noise-free simulated alloyed particle.

@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, Moments};
 use crate::imaging::{AnalysisRegion, gaussian_taps};
@@ -54,7 +54,7 @@ pub struct Segmentation {
 }
 
 /// What one reconstruction measures.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Measured {
     /// S = CV inside the analysis mask.
     pub spread: f64,

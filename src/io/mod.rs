@@ -72,11 +72,29 @@ impl VolumeFile {
     }
 }
 
+/// Reads an f64 that JSON holds as null because it was NaN (JSON has no NaN; serde_json writes
+/// null), for report fields that are NaN where they cannot be measured.
+pub(crate) fn nan_for_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
 /// A volume file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Tiff,
     Mrc,
+}
+
+impl Format {
+    /// The extension alloyfit writes files of this format with.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Tiff => "tif",
+            Format::Mrc => "mrc",
+        }
+    }
 }
 
 /// The format a file name's extension says.

@@ -1,11 +1,47 @@
-//! Report figures, drawn by hand: line plots (curves, residuals, the MSE landscape) and the slice
-//! montage. A plot is laid out once as a [`Drawing`] of a few shapes, which [`svg`] writes as
-//! vector graphics and [`raster`] paints into a PNG; that is less code than a plotting dependency
-//! and needs no system fonts (the PNG text uses a built-in 8×8 bitmap font).
+//! Report figures drawn with `plotters`: line plots (the alloying curve, the residuals, the MSE
+//! landscape) as SVG and PNG, and the slice montage ([`slices`]) as PNG. Text uses the DejaVu Sans
+//! font embedded from assets/fonts, so figures look the same on every machine, headless nodes
+//! included, and unicode (m²/s, ±, α, log₁₀) renders as such.
 
-pub mod raster;
 pub mod slices;
-mod svg;
+
+use std::sync::Once;
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+/// The family name figures ask for; [`register_font`] maps it to the embedded font.
+const FONT: &str = "sans-serif";
+
+/// Registers the embedded font once per process.
+fn register_font() {
+    static REGISTERED: Once = Once::new();
+    REGISTERED.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        plotters::style::register_font(FONT, FontStyle::Normal, bytes)
+            .unwrap_or_else(|_| panic!("the embedded font assets/fonts/DejaVuSans.ttf is valid"));
+    });
+}
+
+/// A plotters error as an anyhow error (plotters' own errors borrow nothing, but are generic over
+/// the backend).
+fn drawing_error(error: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("drawing a figure: {error}")
+}
+
+/// Encodes 8-bit RGB pixels as a PNG file.
+fn encode_png(rgb: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(bytes)
+}
 
 /// An sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,10 +50,13 @@ pub struct Rgb(pub u8, pub u8, pub u8);
 impl Rgb {
     pub const BLACK: Rgb = Rgb(0, 0, 0);
     pub const WHITE: Rgb = Rgb(255, 255, 255);
-    pub const GRID: Rgb = Rgb(0xdd, 0xdd, 0xdd);
     pub const BLUE: Rgb = Rgb(0x1f, 0x5f, 0xbf);
     pub const RED: Rgb = Rgb(0xc0, 0x39, 0x2b);
     pub const GREEN: Rgb = Rgb(0x27, 0x88, 0x4a);
+
+    fn colour(self) -> RGBColor {
+        RGBColor(self.0, self.1, self.2)
+    }
 }
 
 /// How a series is drawn.
@@ -37,102 +76,23 @@ pub struct Series {
     pub colour: Rgb,
 }
 
-/// A plot: title, axis labels and its series.
+/// A line plot: title, axis labels and its series.
 #[derive(Debug, Clone)]
-pub struct Plot {
+pub struct Figure {
     pub title: String,
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
+    /// A thin horizontal line at this y, such as zero under residuals (not in the legend).
+    pub baseline_y: Option<f64>,
 }
 
-/// Where a text's anchor point sits along it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Anchor {
-    Start,
-    Middle,
-    End,
-}
-
-/// One element of a drawing, in drawing units (an SVG user unit, a PNG pixel at scale 1).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Shape {
-    Rect {
-        x: f64,
-        y: f64,
-        width: f64,
-        height: f64,
-        stroke: Rgb,
-    },
-    Polyline {
-        points: Vec<(f64, f64)>,
-        colour: Rgb,
-        width: f64,
-        dashed: bool,
-    },
-    Circle {
-        x: f64,
-        y: f64,
-        radius: f64,
-        colour: Rgb,
-        width: f64,
-    },
-    /// Text with its baseline at `y`; `vertical` reads upwards, turned 90° anticlockwise about the
-    /// anchor point.
-    Text {
-        x: f64,
-        y: f64,
-        text: String,
-        size: f64,
-        anchor: Anchor,
-        vertical: bool,
-    },
-}
-
-/// A white page of shapes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drawing {
-    pub width: f64,
-    pub height: f64,
-    pub shapes: Vec<Shape>,
-}
-
-/// Dash and gap lengths of dashed lines, in drawing units.
-pub const DASH: (f64, f64) = (6.0, 4.0);
-
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 420.0;
-const LEFT: f64 = 70.0;
-const RIGHT: f64 = 20.0;
-const TOP: f64 = 40.0;
-const BOTTOM: f64 = 55.0;
-const FONT_SIZE: f64 = 12.0;
-
-/// About five round tick values covering [low, high].
-fn ticks(low: f64, high: f64) -> Vec<f64> {
-    let span = high - low;
-    let raw = span / 5.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * magnitude)
-        .find(|s| span / s <= 6.0)
-        .unwrap_or(10.0 * magnitude);
-    let first = (low / step).ceil() as i64;
-    let last = (high / step).floor() as i64;
-    (first..=last).map(|n| n as f64 * step).collect()
-}
-
-fn format_tick(value: f64) -> String {
-    if value == 0.0 {
-        "0".into()
-    } else if value.abs() >= 1e4 || value.abs() < 1e-2 {
-        format!("{value:.1e}")
-    } else {
-        let text = format!("{value:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
+/// The SVG's size in user units; the PNG is drawn at [`PNG_SCALE`] times this.
+const SIZE: (u32, u32) = (640, 420);
+/// Pixels per SVG unit of the PNG: sharp on slides and in print at a column's width.
+const PNG_SCALE: u32 = 2;
+/// A legend row's height, in SVG units; the legend takes a band above the data this tall per row.
+const LEGEND_ROW: f64 = 19.0;
 
 /// The padded range of `values`, or a unit range when there is nothing finite to show.
 fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -149,30 +109,51 @@ fn axis_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
-fn text(x: f64, y: f64, text: &str, anchor: Anchor) -> Shape {
-    Shape::Text {
-        x,
-        y,
-        text: text.to_owned(),
-        size: FONT_SIZE,
-        anchor,
-        vertical: false,
+/// A tick label: no trailing zeros, and a true minus sign.
+fn tick_label(value: &f64) -> String {
+    let text = if (value - value.round()).abs() <= 1e-9 * value.abs().max(1.0) {
+        format!("{value:.0}")
+    } else {
+        let text = format!("{value:.4}");
+        text.trim_end_matches('0').to_owned()
+    };
+    match text.as_str() {
+        "-0" => "0".to_owned(),
+        _ => text.replace('-', "−"),
     }
 }
 
-fn segment(from: (f64, f64), to: (f64, f64), colour: Rgb, width: f64) -> Shape {
-    Shape::Polyline {
-        points: vec![from, to],
-        colour,
-        width,
-        dashed: false,
+impl Figure {
+    /// The figure as an SVG document.
+    pub fn to_svg(&self) -> Result<String> {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            self.draw(&root, 1)?;
+            root.present().map_err(drawing_error)?;
+        }
+        Ok(svg)
     }
-}
 
-impl Plot {
-    /// The plot laid out on a page: frame, grid, ticks, labels, series and legend. Non-finite
-    /// points are left out.
-    pub fn layout(&self) -> Drawing {
+    /// The figure as a PNG image, [`PNG_SCALE`] pixels per SVG unit.
+    pub fn to_png(&self) -> Result<Vec<u8>> {
+        let size = (SIZE.0 * PNG_SCALE, SIZE.1 * PNG_SCALE);
+        let mut rgb = vec![0u8; (size.0 * size.1 * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+            self.draw(&root, PNG_SCALE)?;
+            root.present().map_err(drawing_error)?;
+        }
+        encode_png(&rgb, size)
+    }
+
+    /// Draws the figure at `scale` pixels per SVG unit. Non-finite points are left out. The legend
+    /// sits in a band above the data, so it never covers a point or a curve.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, scale: u32) -> Result<()> {
+        register_font();
+        let px = |units: u32| units * scale;
+        let font = |size: u32| (FONT, px(size)).into_font();
+        root.fill(&WHITE).map_err(drawing_error)?;
         let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
         let all = || {
             self.series
@@ -180,92 +161,75 @@ impl Plot {
                 .flat_map(|s| s.points.iter().filter(finite).copied())
         };
         let (x0, x1) = axis_range(all().map(|p| p.0));
-        let (y0, y1) = axis_range(all().map(|p| p.1));
-        let plot_w = WIDTH - LEFT - RIGHT;
-        let plot_h = HEIGHT - TOP - BOTTOM;
-        let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * plot_w;
-        let sy = |y: f64| TOP + (y1 - y) / (y1 - y0) * plot_h;
-        let mut shapes = vec![Shape::Text {
-            x: WIDTH / 2.0,
-            y: 22.0,
-            text: self.title.clone(),
-            size: 14.0,
-            anchor: Anchor::Middle,
-            vertical: false,
-        }];
-        for x in ticks(x0, x1) {
-            let px = sx(x);
-            shapes.push(segment((px, TOP), (px, TOP + plot_h), Rgb::GRID, 1.0));
-            shapes.push(text(
-                px,
-                TOP + plot_h + 16.0,
-                &format_tick(x),
-                Anchor::Middle,
-            ));
+        let (y0, y1) = axis_range(all().map(|p| p.1).chain(self.baseline_y));
+        // The plotting area is about 300 units tall; the legend's band is its rows' share of that.
+        let band = (self.series.len() as f64 * LEGEND_ROW + 12.0) / 300.0;
+        let y1 = y1 + band * (y1 - y0) / (1.0 - band);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, font(16))
+            .margin(px(12))
+            .x_label_area_size(px(44))
+            .y_label_area_size(px(62))
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(drawing_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style(font(12))
+            .x_label_formatter(&tick_label)
+            .y_label_formatter(&tick_label)
+            .axis_desc_style(font(13))
+            .bold_line_style(RGBColor(0xdd, 0xdd, 0xdd).stroke_width(px(1)))
+            .light_line_style(TRANSPARENT)
+            .axis_style(BLACK.stroke_width(px(1)))
+            .draw()
+            .map_err(drawing_error)?;
+        if let Some(y) = self.baseline_y {
+            let line = LineSeries::new([(x0, y), (x1, y)], BLACK.stroke_width(px(1)));
+            chart.draw_series(line).map_err(drawing_error)?;
         }
-        for y in ticks(y0, y1) {
-            let py = sy(y);
-            shapes.push(segment((LEFT, py), (LEFT + plot_w, py), Rgb::GRID, 1.0));
-            shapes.push(text(LEFT - 6.0, py + 4.0, &format_tick(y), Anchor::End));
-        }
-        shapes.push(Shape::Rect {
-            x: LEFT,
-            y: TOP,
-            width: plot_w,
-            height: plot_h,
-            stroke: Rgb::BLACK,
-        });
-        shapes.push(text(
-            LEFT + plot_w / 2.0,
-            HEIGHT - 12.0,
-            &self.x_label,
-            Anchor::Middle,
-        ));
-        shapes.push(Shape::Text {
-            x: 16.0,
-            y: TOP + plot_h / 2.0,
-            text: self.y_label.clone(),
-            size: FONT_SIZE,
-            anchor: Anchor::Middle,
-            vertical: true,
-        });
-        for (index, series) in self.series.iter().enumerate() {
-            let points: Vec<(f64, f64)> = series
-                .points
-                .iter()
-                .filter(finite)
-                .map(|&(x, y)| (sx(x), sy(y)))
-                .collect();
-            match series.style {
-                Style::Markers => shapes.extend(points.iter().map(|&(x, y)| Shape::Circle {
-                    x,
-                    y,
-                    radius: 4.0,
-                    colour: series.colour,
-                    width: 1.5,
-                })),
-                Style::Line | Style::DashedLine => shapes.push(Shape::Polyline {
-                    points,
-                    colour: series.colour,
-                    width: 1.8,
-                    dashed: series.style == Style::DashedLine,
-                }),
+        for series in &self.series {
+            let colour = series.colour.colour();
+            let line = colour.stroke_width(px(2));
+            let points: Vec<(f64, f64)> = series.points.iter().filter(finite).copied().collect();
+            let drawn = match series.style {
+                Style::Line => chart.draw_series(LineSeries::new(points, line)),
+                Style::DashedLine => {
+                    chart.draw_series(DashedLineSeries::new(points, px(7), px(4), line))
+                }
+                Style::Markers => chart.draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, px(4), colour.stroke_width(px(2)))),
+                ),
             }
-            let legend_y = TOP + 16.0 + 16.0 * index as f64;
-            let legend_x = LEFT + 12.0;
-            shapes.push(segment(
-                (legend_x, legend_y - 4.0),
-                (legend_x + 18.0, legend_y - 4.0),
-                series.colour,
-                2.0,
-            ));
-            shapes.push(text(legend_x + 24.0, legend_y, &series.name, Anchor::Start));
+            .map_err(drawing_error)?;
+            let style = series.style;
+            drawn.label(&series.name).legend(move |(x, y)| {
+                let from = |offset: u32| (x + px(offset) as i32, y);
+                let marker: DynElement<DB, (i32, i32)> = match style {
+                    Style::Markers => Circle::new(from(9), px(4), line).into_dyn(),
+                    Style::Line => PathElement::new(vec![from(0), from(18)], line).into_dyn(),
+                    Style::DashedLine => {
+                        DashedPathElement::new(vec![from(0), from(18)], px(7), px(4), line)
+                            .into_dyn()
+                    }
+                };
+                marker
+            });
         }
-        Drawing {
-            width: WIDTH,
-            height: HEIGHT,
-            shapes,
-        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .margin(px(6))
+            .legend_area_size(px(24))
+            .label_font(font(12))
+            .background_style(WHITE)
+            .border_style(TRANSPARENT)
+            .draw()
+            .map_err(drawing_error)?;
+        Ok(())
     }
 }
 
@@ -273,24 +237,11 @@ impl Plot {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ticks_are_round_and_cover_the_range() {
-        let unit = ticks(0.0, 1.0);
-        assert_eq!(unit.len(), 6);
-        for (n, t) in unit.iter().enumerate() {
-            assert!((t - 0.2 * n as f64).abs() < 1e-12, "{unit:?}");
-        }
-        let t = ticks(-21.0, -16.0);
-        assert_eq!(t.first(), Some(&-21.0));
-        assert_eq!(t.last(), Some(&-16.0));
-    }
-
-    #[test]
-    fn svg_has_every_series_and_escapes_text() {
-        let plot = Plot {
+    fn figure() -> Figure {
+        Figure {
             title: "a < b".into(),
             x_label: "t (s)".into(),
-            y_label: "α".into(),
+            y_label: "α (m²/s ± 1)".into(),
             series: vec![
                 Series {
                     name: "measured".into(),
@@ -305,19 +256,25 @@ mod tests {
                     colour: Rgb::BLUE,
                 },
             ],
-        };
-        let svg = plot.layout().to_svg();
+            baseline_y: None,
+        }
+    }
+
+    #[test]
+    fn tick_labels_are_short_with_a_true_minus() {
+        assert_eq!(tick_label(&100.0), "100");
+        assert_eq!(tick_label(&-18.5), "−18.5");
+        assert_eq!(tick_label(&0.25), "0.25");
+        assert_eq!(tick_label(&-0.0), "0");
+    }
+
+    #[test]
+    fn svg_has_every_series_escapes_text_and_keeps_unicode() {
+        let svg = figure().to_svg().unwrap();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert_eq!(
-            svg.matches("<circle").count(),
-            2,
-            "the NaN point is skipped"
-        );
-        assert_eq!(
-            svg.matches("stroke-dasharray").count(),
-            1,
-            "one dashed series"
-        );
+        // Two measured markers (the NaN point is skipped) and the legend's marker.
+        assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
         assert!(svg.contains("a &lt; b"));
+        assert!(svg.contains("m²/s ±"));
     }
 }

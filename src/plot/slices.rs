@@ -1,24 +1,28 @@
 //! The slice montage (slices.png, as the paper's Fig. 2d): for each time, the central slice of the
 //! measured reconstruction above the simulated one, on one shared grey scale.
 
+use anyhow::Result;
 use ndarray::{Array2, Axis};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::Anchor;
-use super::Rgb;
-use super::raster::{Canvas, text_width};
+use super::{FONT, drawing_error, encode_png, register_font};
 use crate::stats;
 use crate::volume::{Mask, Volume};
 
 /// Target tile size in pixels; slices are magnified by a whole factor to reach it.
 const TILE_PIXELS: usize = 160;
-const GAP: usize = 8;
-const LABEL_MAGNIFICATION: usize = 2;
+const GAP: usize = 12;
+const LABEL_PIXELS: u32 = 18;
+const TITLE_PIXELS: u32 = 20;
 /// The shared grey scale spans these percentiles of every panel's values, so a few hot voxels do
 /// not wash the rest out.
 const SCALE_PERCENTILES: (f64, f64) = (0.5, 99.5);
-/// The grey bar's length in label glyphs, and what it shows.
-const BAR_GLYPHS: usize = 20;
+/// The grey bar's length and height in pixels, and what it shows.
+const BAR_PIXELS: (usize, usize) = (240, 16);
 const BAR_CAPTION: &str = "intensity / particle mean (shared scale)";
+/// The scale bar spans about this share of a tile, rounded to 1, 2 or 5 × 10ⁿ nm.
+const SCALE_BAR_SHARE: f64 = 0.4;
 
 /// The k (tilt-axis) index through the centre of `mask`: the slice perpendicular to the tilt axis
 /// that cuts the particle's middle.
@@ -56,38 +60,73 @@ pub fn normalised_slice(volume: &Volume, mask: &Mask, background: f64, k: usize)
         .mapv(|v| ((f64::from(v) - background) / mean) as f32)
 }
 
-fn grey(value: f32, (low, high): (f64, f64)) -> Rgb {
+fn grey(value: f32, (low, high): (f64, f64)) -> RGBColor {
     let level = ((f64::from(value) - low) / (high - low)).clamp(0.0, 1.0);
     let byte = (255.0 * level).round() as u8;
-    Rgb(byte, byte, byte)
+    RGBColor(byte, byte, byte)
 }
 
-fn draw_slice(
-    canvas: &mut Canvas,
-    slice: &Array2<f32>,
-    (x, y): (usize, usize),
+/// The longest 1, 2 or 5 × 10ⁿ nm not over `nm`.
+fn round_length_nm(nm: f64) -> f64 {
+    let magnitude = 10f64.powf(nm.log10().floor());
+    [5.0, 2.0, 1.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|&length| length <= nm)
+        .unwrap_or(magnitude)
+}
+
+/// Pixel layout of the montage.
+struct Layout {
     pixel: usize,
-    scale: (f64, f64),
-) {
-    for ((row, column), value) in slice.indexed_iter() {
-        canvas.fill_rect(
-            x + column * pixel,
-            y + row * pixel,
+    tile: (usize, usize),
+    left: usize,
+    top: usize,
+    bar_top: usize,
+    size: (usize, usize),
+}
+
+impl Layout {
+    fn new(title: &str, columns: usize, slice: (usize, usize)) -> Result<Layout> {
+        let text_width = |text: &str, size: u32| -> Result<usize> {
+            let (width, _) = (FONT, size)
+                .into_font()
+                .box_size(text)
+                .map_err(drawing_error)?;
+            Ok(width as usize)
+        };
+        let (rows, slice_columns) = slice;
+        let pixel = (TILE_PIXELS / rows.max(slice_columns).max(1)).max(1);
+        let tile = (slice_columns * pixel, rows * pixel);
+        let left = text_width("simulated", LABEL_PIXELS)? + 2 * GAP;
+        let top = TITLE_PIXELS as usize + LABEL_PIXELS as usize + 3 * GAP;
+        let bar_top = top + 2 * (tile.1 + GAP) + LABEL_PIXELS as usize + 2 * GAP;
+        let width = (left + columns * (tile.0 + GAP))
+            .max(text_width(title, TITLE_PIXELS)? + 2 * GAP)
+            .max(left + BAR_PIXELS.0 + 3 * GAP + text_width(BAR_CAPTION, LABEL_PIXELS)?);
+        let height = bar_top + BAR_PIXELS.1 + GAP + LABEL_PIXELS as usize + GAP;
+        Ok(Layout {
             pixel,
-            pixel,
-            grey(*value, scale),
-        );
+            tile,
+            left,
+            top,
+            bar_top,
+            size: (width, height),
+        })
     }
 }
 
-/// The montage: one column per time (`measured[n]` above `simulated[n]`), a title, and a grey bar
-/// with the shared scale's ends.
+/// The montage as a PNG: one column per time (`measured[n]` above `simulated[n]`), a title, a scale
+/// bar in nm under the first column (`voxel_nm` per slice pixel), and a grey bar with the shared
+/// scale's ends.
 pub fn montage(
     title: &str,
     times_s: &[f64],
     measured: &[Array2<f32>],
     simulated: &[Array2<f32>],
-) -> Canvas {
+    voxel_nm: f64,
+) -> Result<Vec<u8>> {
+    register_font();
     let all: Vec<f32> = measured
         .iter()
         .chain(simulated)
@@ -101,86 +140,115 @@ pub fn montage(
     } else {
         (low, low + 1.0)
     };
-    let (rows, columns) = measured.first().map_or((1, 1), |s| s.dim());
-    let pixel = (TILE_PIXELS / rows.max(columns)).max(1);
-    let (tile_w, tile_h) = (columns * pixel, rows * pixel);
-    let glyph = 8 * LABEL_MAGNIFICATION;
-    let left = text_width("simulated", LABEL_MAGNIFICATION) + 2 * GAP;
-    let top = 2 * glyph + 3 * GAP;
-    let bar_top = top + 2 * (tile_h + GAP) + GAP;
-    let bar_width = BAR_GLYPHS * glyph;
-    let width = (left + times_s.len() * (tile_w + GAP))
-        .max(text_width(title, LABEL_MAGNIFICATION) + 2 * GAP)
-        .max(left + bar_width + 3 * GAP + text_width(BAR_CAPTION, LABEL_MAGNIFICATION));
-    let height = bar_top + glyph + 3 * GAP + glyph;
-    let mut canvas = Canvas::new(width, height);
-    let label = |canvas: &mut Canvas, x: usize, y: usize, text: &str, anchor| {
-        canvas.text(
-            (x as f64, y as f64),
-            text,
-            LABEL_MAGNIFICATION,
-            anchor,
-            false,
-        );
-    };
-    label(&mut canvas, GAP, glyph + GAP, title, Anchor::Start);
-    for (n, t_s) in times_s.iter().enumerate() {
-        let x = left + n * (tile_w + GAP);
-        label(
-            &mut canvas,
-            x + tile_w / 2,
-            top - GAP,
-            &format!("{t_s} s"),
-            Anchor::Middle,
-        );
-        if let Some(slice) = measured.get(n) {
-            draw_slice(&mut canvas, slice, (x, top), pixel, scale);
+    let layout = Layout::new(
+        title,
+        times_s.len(),
+        measured.first().map_or((1, 1), |s| s.dim()),
+    )?;
+    let (width, height) = layout.size;
+    let mut rgb = vec![0u8; width * height * 3];
+    {
+        let root =
+            BitMapBackend::with_buffer(&mut rgb, (width as u32, height as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing_error)?;
+        let at = |x: usize, y: usize| (x as i32, y as i32);
+        let text = |text: &str, (x, y): (usize, usize), size: u32, h: HPos| {
+            let style = (FONT, size)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(h, VPos::Center));
+            root.draw(&Text::new(text.to_owned(), at(x, y), style))
+                .map_err(drawing_error)
+        };
+        let fill = |(x, y): (usize, usize), (w, h): (usize, usize), colour: RGBColor| {
+            root.draw(&Rectangle::new(
+                [at(x, y), at(x + w, y + h)],
+                colour.filled(),
+            ))
+            .map_err(drawing_error)
+        };
+        let draw_slice = |slice: &Array2<f32>, (x, y): (usize, usize)| -> Result<()> {
+            let p = layout.pixel;
+            for ((row, column), value) in slice.indexed_iter() {
+                fill((x + column * p, y + row * p), (p, p), grey(*value, scale))?;
+            }
+            Ok(())
+        };
+        let (tile_w, tile_h) = layout.tile;
+        let label_y = layout.top - GAP - LABEL_PIXELS as usize / 2;
+        text(
+            title,
+            (GAP, GAP + TITLE_PIXELS as usize / 2),
+            TITLE_PIXELS,
+            HPos::Left,
+        )?;
+        for (n, t_s) in times_s.iter().enumerate() {
+            let x = layout.left + n * (tile_w + GAP);
+            text(
+                &format!("{t_s} s"),
+                (x + tile_w / 2, label_y),
+                LABEL_PIXELS,
+                HPos::Center,
+            )?;
+            if let Some(slice) = measured.get(n) {
+                draw_slice(slice, (x, layout.top))?;
+            }
+            if let Some(slice) = simulated.get(n) {
+                draw_slice(slice, (x, layout.top + tile_h + GAP))?;
+            }
         }
-        if let Some(slice) = simulated.get(n) {
-            draw_slice(&mut canvas, slice, (x, top + tile_h + GAP), pixel, scale);
+        let row_label = |name: &str, row: usize| {
+            let y = layout.top + row * (tile_h + GAP) + tile_h / 2;
+            text(name, (GAP, y), LABEL_PIXELS, HPos::Left)
+        };
+        row_label("measured", 0)?;
+        row_label("simulated", 1)?;
+        // The scale bar: a whole number of slice pixels is not needed, only the true length.
+        let tile_nm = tile_w as f64 / layout.pixel as f64 * voxel_nm;
+        let bar_nm = round_length_nm(SCALE_BAR_SHARE * tile_nm);
+        let bar_px = (bar_nm / voxel_nm * layout.pixel as f64).round() as usize;
+        let scale_y = layout.top + 2 * (tile_h + GAP);
+        fill((layout.left, scale_y), (bar_px, 4), RGBColor(0, 0, 0))?;
+        text(
+            &format!("{bar_nm} nm"),
+            (layout.left + bar_px + GAP / 2, scale_y + 2),
+            LABEL_PIXELS,
+            HPos::Left,
+        )?;
+        for column in 0..BAR_PIXELS.0 {
+            let value = scale.0 + (scale.1 - scale.0) * column as f64 / (BAR_PIXELS.0 - 1) as f64;
+            let colour = grey(value as f32, scale);
+            fill(
+                (layout.left + column, layout.bar_top),
+                (1, BAR_PIXELS.1),
+                colour,
+            )?;
         }
+        let ends_y = layout.bar_top + BAR_PIXELS.1 + GAP / 2 + LABEL_PIXELS as usize / 2;
+        text(
+            &format!("{:.2}", scale.0),
+            (layout.left, ends_y),
+            LABEL_PIXELS,
+            HPos::Left,
+        )?;
+        text(
+            &format!("{:.2}", scale.1),
+            (layout.left + BAR_PIXELS.0, ends_y),
+            LABEL_PIXELS,
+            HPos::Right,
+        )?;
+        text(
+            BAR_CAPTION,
+            (
+                layout.left + BAR_PIXELS.0 + 2 * GAP,
+                layout.bar_top + BAR_PIXELS.1 / 2,
+            ),
+            LABEL_PIXELS,
+            HPos::Left,
+        )?;
+        root.present().map_err(drawing_error)?;
     }
-    label(
-        &mut canvas,
-        GAP,
-        top + tile_h / 2 + glyph / 2,
-        "measured",
-        Anchor::Start,
-    );
-    label(
-        &mut canvas,
-        GAP,
-        top + tile_h + GAP + tile_h / 2 + glyph / 2,
-        "simulated",
-        Anchor::Start,
-    );
-    for column in 0..bar_width {
-        let value = scale.0 + (scale.1 - scale.0) * column as f64 / (bar_width - 1) as f64;
-        canvas.fill_rect(left + column, bar_top, 1, glyph, grey(value as f32, scale));
-    }
-    let bar_label_y = bar_top + glyph + GAP + glyph;
-    label(
-        &mut canvas,
-        left,
-        bar_label_y,
-        &format!("{:.2}", scale.0),
-        Anchor::Start,
-    );
-    label(
-        &mut canvas,
-        left + bar_width,
-        bar_label_y,
-        &format!("{:.2}", scale.1),
-        Anchor::End,
-    );
-    label(
-        &mut canvas,
-        left + bar_width + 2 * GAP,
-        bar_top + glyph,
-        BAR_CAPTION,
-        Anchor::Start,
-    );
-    canvas
+    encode_png(&rgb, (width as u32, height as u32))
 }
 
 #[cfg(test)]
@@ -207,16 +275,28 @@ mod tests {
         assert_eq!(slice[[1, 1]], 1.0);
         assert_eq!(slice[[0, 0]], 0.0);
         let bright = slice.mapv(|v| 2.0 * v);
-        let canvas = montage("t", &[0.0], &[slice], &[bright]);
-        let pixel = TILE_PIXELS / 4;
-        let left = text_width("simulated", LABEL_MAGNIFICATION) + 2 * GAP;
-        let top = 2 * 8 * LABEL_MAGNIFICATION + 3 * GAP;
-        let measured_inside = canvas.pixel(left + pixel + 1, top + pixel + 1);
-        let simulated_inside = canvas.pixel(left + pixel + 1, top + 4 * pixel + GAP + pixel + 1);
+        let png = montage("t", &[0.0], &[slice], &[bright], 0.5).unwrap();
+        let layout = Layout::new("t", 1, (4, 4)).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut rgb).unwrap();
+        let width = layout.size.0;
+        let red_at = |x: usize, y: usize| rgb[3 * (y * width + x)];
+        let p = layout.pixel;
+        let measured_inside = red_at(layout.left + p + 1, layout.top + p + 1);
+        let simulated_inside = red_at(layout.left + p + 1, layout.top + 4 * p + GAP + p + 1);
         assert!(
-            measured_inside.0 < simulated_inside.0,
-            "{measured_inside:?} vs {simulated_inside:?}"
+            measured_inside < simulated_inside,
+            "{measured_inside} vs {simulated_inside}"
         );
-        assert_eq!(simulated_inside, Rgb::WHITE);
+        assert_eq!(simulated_inside, 255);
+    }
+
+    #[test]
+    fn scale_bars_are_round_lengths() {
+        assert_eq!(round_length_nm(37.0), 20.0);
+        assert_eq!(round_length_nm(9.9), 5.0);
+        assert_eq!(round_length_nm(1.0), 1.0);
     }
 }

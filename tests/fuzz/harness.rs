@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use alloyfit::batch::Manifest;
 use alloyfit::experiment::{Experiment, LoadedExperiment};
 use alloyfit::io::{Format, decode_volume, tilts};
+use alloyfit::workflow::batch::Manifest;
 
 /// The memory budget under fuzzing: far above what the seeds need, far below libFuzzer's 2 GiB
 /// RSS limit, so an input that asks for more is refused by the budget, not killed by the fuzzer.

@@ -1,7 +1,8 @@
 //! Batch fits on compute nodes (README "Running on a cluster"): the manifest of experiments with
 //! its shared defaults, checked whole before any work starts; the deterministic split of a
-//! manifest into shards (one per Slurm array task); and the summary table of a results folder.
-//! The fitting itself is `alloyfit fit`'s, one experiment at a time.
+//! manifest into shards (one per Slurm array task); the batch loop, resumable, which fits each
+//! experiment of a shard with [`fit_into`] into its own results folder; and the summary table of a
+//! results folder, read from the typed reports.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,12 +10,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
+use super::fit::{REPORT_FILE, Report, fit_into};
+use crate::backend::Engine;
+use crate::backend::gpu::find_fault;
 use crate::experiment::{Defaults, LoadedExperiment};
+use crate::io::{Overwrite, StagedDir, remove_abandoned_staging, write_bytes_atomically};
+use crate::progress::Progress;
 
 /// A results folder's list of the experiments its manifest names, in manifest order.
 pub const BATCH_FILE: &str = "batch.json";
-/// A finished fit's report; its presence marks the experiment done.
-pub const REPORT_FILE: &str = "report.json";
 /// What a failed experiment's folder holds instead of a report.
 pub const ERROR_FILE: &str = "error.txt";
 
@@ -232,28 +236,21 @@ impl SummaryRow {
         }
     }
 
-    fn from_report(name: &str, path: &Path) -> Result<SummaryRow> {
-        let text = crate::io::read_text(path, "report")?;
-        let report: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a report", path.display()))?;
-        let number = |pointer: &str| report.pointer(pointer).and_then(serde_json::Value::as_f64);
-        let au = number("/experiment/particle/mean_au_fraction");
-        Ok(SummaryRow {
-            volume_nm3: number("/quantification/volume_nm3"),
-            aspect_ratio: number("/quantification/aspect_ratio"),
-            au_ag: au.map(|au| format!("{:.0}:{:.0}", 100.0 * au, 100.0 * (1.0 - au))),
-            d_1e19_m2s: number("/d_1e19"),
-            sd_1e19_m2s: number("/sd_1e19"),
-            mse: number("/mse"),
-            start_shift_sd: number("/start_check/shift_sd"),
-            start_level: number("/start_level/level"),
-            device: report
-                .pointer("/device")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
-            time_s: number("/timings/total_s"),
+    fn from_report(name: &str, report: &Report) -> SummaryRow {
+        let au = report.experiment.particle.mean_au_fraction;
+        SummaryRow {
+            volume_nm3: Some(report.quantification.volume_nm3),
+            aspect_ratio: Some(report.quantification.aspect_ratio),
+            au_ag: Some(format!("{:.0}:{:.0}", 100.0 * au, 100.0 * (1.0 - au))),
+            d_1e19_m2s: Some(report.d_1e19),
+            sd_1e19_m2s: Some(report.sd_1e19),
+            mse: Some(report.mse),
+            start_shift_sd: report.start_check.as_ref().map(|check| check.shift_sd),
+            start_level: report.start_level.as_ref().map(|level| level.level),
+            device: Some(report.device.clone()),
+            time_s: Some(report.timings.total_s),
             ..SummaryRow::empty(name, "done")
-        })
+        }
     }
 }
 
@@ -299,7 +296,8 @@ pub fn summarize(results: &Path) -> Result<Vec<SummaryRow>> {
         .map(|name| {
             let folder = results.join(name);
             if folder.join(REPORT_FILE).is_file() {
-                SummaryRow::from_report(name, &folder.join(REPORT_FILE))
+                let report = Report::read(&folder.join(REPORT_FILE))?;
+                Ok(SummaryRow::from_report(name, &report))
             } else if folder.join(ERROR_FILE).is_file() {
                 let error = std::fs::read_to_string(folder.join(ERROR_FILE)).unwrap_or_default();
                 Ok(SummaryRow {
@@ -351,21 +349,14 @@ fn cells(row: &SummaryRow) -> [String; 13] {
     ]
 }
 
-/// The table as CSV (RFC 4180 quoting).
-pub fn to_csv(rows: &[SummaryRow]) -> String {
-    let quote = |cell: &str| {
-        if cell.contains([',', '"', '\n']) {
-            format!("\"{}\"", cell.replace('"', "\"\""))
-        } else {
-            cell.to_owned()
-        }
-    };
-    let mut csv = COLUMNS.join(",") + "\n";
+/// The table as CSV (RFC 4180 quoting), the numbers rounded as in the Markdown table.
+pub fn to_csv(rows: &[SummaryRow]) -> Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(COLUMNS)?;
     for row in rows {
-        let line: Vec<String> = cells(row).iter().map(|c| quote(c)).collect();
-        csv += &(line.join(",") + "\n");
+        out.write_record(cells(row))?;
     }
-    csv
+    Ok(String::from_utf8(out.into_inner()?)?)
 }
 
 /// The table as Markdown, D ± SD in one column as the paper writes it.
@@ -386,6 +377,149 @@ pub fn to_markdown(rows: &[SummaryRow]) -> String {
         );
     }
     md
+}
+
+/// What a batch run is asked to do.
+pub struct BatchOptions<'o> {
+    pub manifest: &'o Manifest,
+    pub shard: Shard,
+    /// The results folder: one folder per experiment, plus batch.json.
+    pub out: &'o Path,
+    /// Fit again experiments that are already done.
+    pub force: bool,
+    pub table_points: usize,
+}
+
+/// How a batch run went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchCounts {
+    pub fitted: usize,
+    /// Done already (a report.json in their folder), not fitted again.
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+/// Some experiments failed; the exit status says so (3) after the others have run.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{failed} of {attempted} experiments failed; their errors are in RESULTS/<name>/{ERROR_FILE}"
+)]
+pub struct SomeFailed {
+    pub failed: usize,
+    pub attempted: usize,
+}
+
+/// The failure of an experiment, kept in its results folder (staged, like a report).
+fn record_failure(target: &Path, error: &anyhow::Error) -> Result<()> {
+    let staged = StagedDir::create(target, Overwrite::Allow)?;
+    write_bytes_atomically(
+        &staged.path(ERROR_FILE),
+        Overwrite::Refuse,
+        format!("{error:#}\n").as_bytes(),
+    )?;
+    staged.commit()?;
+    Ok(())
+}
+
+/// Fits the experiments of `options.shard` one after another, each into its own results folder,
+/// skipping those done already. A failed experiment leaves its error in its folder and the others
+/// run; under `--device gpu` a GPU fault stops the batch. `say` receives one line per experiment,
+/// the results a person reads; `progress` the work's progress.
+pub fn run_batch(
+    options: &BatchOptions,
+    engine: &mut Engine,
+    progress: &mut dyn Progress,
+    say: &mut dyn FnMut(&str),
+) -> Result<BatchCounts> {
+    let manifest = options.manifest;
+    std::fs::create_dir_all(options.out).with_context(|| {
+        format!(
+            "{}: cannot create the results folder",
+            options.out.display()
+        )
+    })?;
+    let batch = BatchFile {
+        manifest: std::path::absolute(&manifest.path).unwrap_or(manifest.path.clone()),
+        experiments: manifest.entries.iter().map(|e| e.name.clone()).collect(),
+    };
+    write_bytes_atomically(
+        &options.out.join(BATCH_FILE),
+        Overwrite::Allow,
+        (serde_json::to_string_pretty(&batch)? + "\n").as_bytes(),
+    )?;
+    let shard = options.shard;
+    let mine: Vec<_> = manifest
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| shard.owns(*position))
+        .map(|(_, entry)| entry)
+        .collect();
+    say(&format!(
+        "batch: shard {shard} has {} of {} experiments; on {}",
+        mine.len(),
+        manifest.entries.len(),
+        engine.backend().describe()
+    ));
+    let mut counts = BatchCounts::default();
+    for entry in mine {
+        let target = options.out.join(&entry.name);
+        if target.join(REPORT_FILE).is_file() && !options.force {
+            say(&format!("{}: done already, skipped", entry.name));
+            counts.skipped += 1;
+            continue;
+        }
+        remove_abandoned_staging(&target)?;
+        progress.line(&format!(
+            "{}: fitting {}",
+            entry.name,
+            entry.loaded.path.display()
+        ));
+        let result = StagedDir::create(&target, Overwrite::Allow).and_then(|staged| {
+            let report = engine.run(progress, |backend, progress| {
+                fit_into(
+                    &entry.loaded,
+                    backend,
+                    options.table_points,
+                    &staged,
+                    progress,
+                )
+            })?;
+            staged.commit()?;
+            Ok(report)
+        });
+        match result {
+            Ok(report) => {
+                say(&report.summary_line(&entry.name));
+                counts.fitted += 1;
+            }
+            Err(error) => {
+                say(&format!("{}: failed: {error:#}", entry.name));
+                record_failure(&target, &error)?;
+                counts.failed += 1;
+                if find_fault(&error).is_some() {
+                    // Only under --device gpu: auto has moved to the CPU. The next fits would fail
+                    // the same way.
+                    return Err(error.context(format!(
+                        "batch stopped after {} with the GPU failing; rerun with --device auto or cpu to go on",
+                        entry.name
+                    )));
+                }
+            }
+        }
+    }
+    say(&format!(
+        "batch: shard {shard}: {} fitted, {} skipped (done already), {} failed",
+        counts.fitted, counts.skipped, counts.failed
+    ));
+    if counts.failed > 0 {
+        return Err(SomeFailed {
+            failed: counts.failed,
+            attempted: counts.fitted + counts.failed,
+        }
+        .into());
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]
@@ -461,7 +595,7 @@ mod tests {
             message: Some("data: bad, \"very\"".into()),
             ..SummaryRow::empty("NC1", "failed")
         };
-        let csv = to_csv(&[row]);
+        let csv = to_csv(&[row]).unwrap();
         assert!(
             csv.lines()
                 .nth(1)
