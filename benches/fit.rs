@@ -100,10 +100,12 @@ fn whole_fit(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let backend = Backend::Cpu;
-                let mut prepared = prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
+                let (_, quantified, mut simulator) =
+                    prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
                 fit(
                     &backend,
-                    &mut prepared,
+                    &quantified.quantification,
+                    &mut simulator,
                     &loaded.experiment.fit,
                     TABLE_POINTS_DEFAULT,
                     &mut Silent,

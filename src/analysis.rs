@@ -1,7 +1,10 @@
-//! An experiment, quantified and made ready to simulate (DESIGN.md §4.4–4.5): each reconstruction
-//! segmented and measured, the initial composition and mask the simulation starts from, the imaging
-//! chain prepared on that mask, the dose calibrated, and the measured alloying curve, corrected and
-//! uncorrected. `quantify` reports this; `fit` builds on it.
+//! An experiment, quantified and made ready to simulate (docs/METHOD.md §4.4–4.5): each
+//! reconstruction segmented and measured, the initial composition and mask the simulation starts
+//! from, the imaging chain prepared on that mask, the dose calibrated, and the measured alloying
+//! curve, corrected and uncorrected. What is measured is plain data ([`Quantified`]); what
+//! simulates it holds the start state and the chain on a backend ([`Simulator`]). The
+//! reconstructions are read once ([`SegmentedReconstructions`]) and lent to every preparation.
+//! `quantify` reports this; `fit` builds on it.
 
 use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
@@ -9,17 +12,17 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, prepare_mask};
 use crate::experiment::{
-    Correction, DoseSetting, InitialState, LoadedExperiment, NamedDose, StartMask, read_curve,
+    Correction, DoseSetting, InitialState, LoadedExperiment, NamedDose, read_curve,
 };
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
-    Measured, Segmentation, analysis_mask, composition_map, measure, segment, segment_at_level,
-    smoothed, two_phase,
+    Measured, Segmentation, analysis_mask, composition_map, measure, segment, two_phase,
 };
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
 use crate::progress::Progress;
+use crate::start_mask::{StartShape, start_mask};
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// Relative tolerance between a file's voxel size and the experiment's.
@@ -52,8 +55,8 @@ pub struct Quantification {
     pub analysis_voxels: usize,
     /// The simulation mask's volume.
     pub volume_nm3: f64,
-    /// Longest over shortest side of the box around the simulation mask along the volume axes
-    /// (rods lie along the tilt axis, DESIGN.md §5; a particle lying across the axes reads lower).
+    /// Longest over shortest side of the box around the simulation mask along the volume axes (rods
+    /// lie along the tilt axis, docs/METHOD.md §5; a particle lying across the axes reads lower).
     #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub aspect_ratio: f64,
 }
@@ -66,18 +69,19 @@ pub struct SimulationStart {
     pub alloyed: Volume,
 }
 
-/// A quantified experiment, with the chain and start state its simulations use.
-pub struct PreparedExperiment<'a> {
+/// A quantified experiment: the measured curve and the imaging it is simulated with.
+#[derive(Debug, Clone)]
+pub struct Quantified {
     pub quantification: Quantification,
+    pub imaging: ImagingParams,
+}
+
+/// What simulates an experiment on a backend: the start state, and the imaging chain prepared for
+/// its mask with the noise that matches the measurement.
+pub struct Simulator<'a> {
     pub start: SimulationStart,
     pub chain: ImagingChain<'a>,
-    pub imaging: ImagingParams,
-    /// The smooth noise the simulations use.
     pub noise: Noise,
-    /// One per reconstruction (empty for a measured curve).
-    pub segmentations: Vec<Segmentation>,
-    /// The reconstructions read (empty for a measured curve).
-    pub reconstructions: Vec<Volume>,
 }
 
 fn read_reconstruction(path: &std::path::Path, voxel_nm: f64) -> Result<Volume> {
@@ -137,24 +141,28 @@ pub fn read_and_segment(
     Ok(segmented)
 }
 
-/// Quantifies `loaded` on `backend`, reporting each stage to `progress`.
+/// Reads and quantifies `loaded` on `backend` with the start mask its file asks for, reporting
+/// each stage to `progress`.
 pub fn prepare_experiment<'a>(
     backend: &'a Backend,
     loaded: &LoadedExperiment,
     progress: &mut dyn Progress,
-) -> Result<PreparedExperiment<'a>> {
+) -> Result<(SegmentedReconstructions, Quantified, Simulator<'a>)> {
     let segmented = read_and_segment(loaded, progress)?;
-    prepare_segmented(backend, loaded, segmented, progress)
+    let shape = StartShape::of(&loaded.experiment.data);
+    let (quantified, simulator) = prepare_segmented(backend, loaded, &segmented, &shape, progress)?;
+    Ok((segmented, quantified, simulator))
 }
 
-/// [`prepare_experiment`] on reconstructions that [`read_and_segment`] already read from `loaded`,
-/// so that a second preparation of the same data (the start check's) does not read them again.
+/// Quantifies `loaded` with the start mask of `shape`, on reconstructions that
+/// [`read_and_segment`] already read from it, so that every start mask tried reads them once.
 pub fn prepare_segmented<'a>(
     backend: &'a Backend,
     loaded: &LoadedExperiment,
-    segmented: SegmentedReconstructions,
+    segmented: &SegmentedReconstructions,
+    shape: &StartShape,
     progress: &mut dyn Progress,
-) -> Result<PreparedExperiment<'a>> {
+) -> Result<(Quantified, Simulator<'a>)> {
     let e = &loaded.experiment;
     let voxel_nm = e.particle.voxel_nm;
     let imaging = e.imaging_params(&loaded.dir)?;
@@ -171,19 +179,16 @@ pub fn prepare_segmented<'a>(
                     reconstructions.len(),
                     files.len()
                 );
-                let mask = match (&e.data.mask, e.data.start_mask) {
-                    (Some(file), _) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
-                    (None, StartMask::Segmented) => segmentations[0].mask.clone(),
-                    (None, StartMask::Smoothed | StartMask::Fitted) => {
-                        segment_at_level(
-                            &smoothed(&reconstructions[0], e.data.start_smoothing_voxels)?,
-                            e.data.start_level,
-                        )
+                let mask = match &e.data.mask {
+                    Some(file) => read_mask_file(&loaded.resolve(file), voxel_nm)?,
+                    None => start_mask(&reconstructions[0], &segmentations[0], shape)
                         .with_context(|| {
-                            format!("{} (smoothed)", loaded.resolve(&files[0]).display())
-                        })?
-                        .mask
-                    }
+                            format!(
+                                "{} ({})",
+                                loaded.resolve(&files[0]).display(),
+                                shape.describe()
+                            )
+                        })?,
                 };
                 let map = composition_map(
                     &reconstructions[0],
@@ -237,7 +242,7 @@ pub fn prepare_segmented<'a>(
     let region = AnalysisRegion::new(&analysis)?;
     let measured = reconstructions
         .iter()
-        .zip(&segmentations)
+        .zip(segmentations)
         .zip(e.data.reconstructions.iter().flatten())
         .map(|((volume, segmentation), file)| {
             measure(volume, segmentation, &region)
@@ -336,17 +341,18 @@ pub fn prepare_segmented<'a>(
             longest as f64 / shortest as f64
         }),
     };
-    Ok(PreparedExperiment {
+    let quantified = Quantified {
         quantification,
+        imaging,
+    };
+    let simulator = Simulator {
         start: SimulationStart {
             composition: prepared.composition,
             mask: prepared.mask,
             alloyed,
         },
         chain,
-        imaging,
         noise,
-        segmentations,
-        reconstructions,
-    })
+    };
+    Ok((quantified, simulator))
 }

@@ -43,7 +43,8 @@ pub struct Experiment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParticleSection {
-    /// A name for reports; with a measured curve it must name a phantom (`alloyfit phantom --list`).
+    /// A name for reports; with a measured curve it must name a phantom (`alloyfit phantom
+    /// --list`).
     pub name: String,
     pub voxel_nm: f64,
     /// Mean Au fraction (Table 1 / EDX), in [0, 1].
@@ -60,14 +61,14 @@ pub struct DataSection {
     /// Or a measured curve: CSV with columns t_s and alpha.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curve: Option<PathBuf>,
-    /// A reconstruction of the fully alloyed particle to measure the noise on (DESIGN.md §4.5);
-    /// default: the last of `reconstructions`.
+    /// A reconstruction of the fully alloyed particle to measure the noise on (docs/METHOD.md
+    /// §4.5); default: the last of `reconstructions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_reconstruction: Option<PathBuf>,
     /// The particle mask to simulate in, instead of the t = 0 segmentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<PathBuf>,
-    /// A mask that replaces the particle mask for the simulation (DESIGN.md §4.1).
+    /// A mask that replaces the particle mask for the simulation (docs/METHOD.md §4.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reshaped_mask: Option<PathBuf>,
     /// Measure spreads (in the reconstructions and in the simulations alike) this many voxels in
@@ -213,7 +214,7 @@ impl Default for ImagingSection {
     }
 }
 
-/// How α is normalised (DESIGN.md §4.4).
+/// How α is normalised (docs/METHOD.md §4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Correction {
@@ -227,7 +228,7 @@ pub enum Correction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FitMode {
-    /// One trajectory imaged on a tau grid, interpolated (DESIGN.md §4.2).
+    /// One trajectory imaged on a tau grid, interpolated (docs/METHOD.md §4.2).
     Table,
     /// A simulation for every D the search asks for.
     Exact,

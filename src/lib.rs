@@ -1,8 +1,9 @@
 //! alloyfit measures how fast Au and Ag inter-diffuse inside one nanoparticle, from in-situ
-//! electron-tomography reconstructions (see DESIGN.md for the method).
+//! electron-tomography reconstructions (see docs/METHOD.md for the method).
 //!
 //! Data flows one way: [`io`] → [`phantom`] (and, later, quantification) → physics kernels on a
-//! [`backend`] → fit → report. The binary in `main.rs` is a thin command-line layer over this crate.
+//! [`backend`] → fit → report. The binary in `main.rs` is a thin command-line layer over this
+//! crate.
 
 pub mod analysis;
 pub mod backend;
@@ -15,6 +16,7 @@ pub mod memory;
 pub mod phantom;
 pub mod plot;
 pub mod progress;
+pub mod start_mask;
 pub mod stats;
 pub mod synth;
 pub mod tomography;

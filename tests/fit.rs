@@ -1,5 +1,5 @@
-//! The fit end to end (DESIGN.md §6): synthetic experiments made with a known D and their own noise
-//! seed are fitted back with another seed; the table and exact modes agree.
+//! The fit end to end (docs/METHOD.md §6): synthetic experiments made with a known D and their own
+//! noise seed are fitted back with another seed; the table and exact modes agree.
 
 use alloyfit::analysis::prepare_experiment;
 use alloyfit::backend::Backend;
@@ -16,9 +16,9 @@ use alloyfit::synth::{SynthConfig, synthesize};
 /// 2 nm), for tests about the model rather than the noise.
 const CLEAN_DOSE: f64 = 100.0;
 
-/// A noisier acquisition, as the bundled example's (noise CV 5.4% on NC1's alloyed slice at 2 nm). Its
-/// SD of D (1.1% on NC1) is still 3× under the paper's (2.7 ± 0.1): the data the paper fitted were
-/// noisier still, or its model further off.
+/// A noisier acquisition, as the bundled example's (noise CV 5.4% on NC1's alloyed slice at 2 nm).
+/// Its SD of D (1.1% on NC1) is still 3× under the paper's (2.7 ± 0.1): the data the paper fitted
+/// were noisier still, or its model further off.
 const NOISY_DOSE: f64 = 10.0;
 
 /// Makes a synthetic experiment in a temporary folder and loads it.
@@ -62,10 +62,12 @@ fn fit_experiment(loaded: &LoadedExperiment, mode: FitMode, correction: Correcti
     let mut loaded = loaded.clone();
     loaded.experiment.fit = settings.clone();
     let backend = Backend::Cpu;
-    let mut prepared = prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
+    let (_, quantified, mut simulator) =
+        prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
     fit(
         &backend,
-        &mut prepared,
+        &quantified.quantification,
+        &mut simulator,
         &settings,
         TABLE_POINTS_DEFAULT,
         &mut Silent,
@@ -132,20 +134,20 @@ fn assert_recovers(
 
 /// NC1 at 2 nm with the bundled example's 30 SIRT iterations. With 20 iterations the reconstruction
 /// blurs the core-shell interface enough to bias D by −5%; 2 nm is the coarsest voxel that resolves
-/// it (at 3 nm D comes out +28%). Here D is +0.2% off (0.3 SD). Over 20 noise seeds the fitted start
-/// mask leaves a bias of +1.1%, the smoothing's rounding of the cube's edges, against a mean SD of
-/// 0.86% with the smoothing's share, and the truth lay within 2 SD in 18 of them (docs/PERFORMANCE.md,
-/// "The start mask's smoothing").
+/// it (at 3 nm D comes out +28%). Here D is +0.2% off (0.3 SD). Over 20 noise seeds the fitted
+/// start mask leaves a bias of +1.1%, the smoothing's rounding of the cube's edges, against a mean
+/// SD of 0.86% with the smoothing's share, and the truth lay within 2 SD in 18 of them
+/// (docs/PERFORMANCE.md, "The start mask's smoothing").
 #[test]
 fn recovers_the_d_of_a_cube() {
     let z = assert_recovers("NC1", 2.0, 2.7e-19, 30, 0.1);
     assert!(z.abs() <= 2.0, "NC1: the truth is {z:+.2} SD from D");
 }
 
-/// NR1 at the 0.5 nm of DESIGN.md §5. Coarser voxels fail: at 1 nm the shell is 3 voxels thick and
-/// the t = 0 segmentation cuts into it (25% too few voxels); at 0.75 nm D comes out +15%. The fitted
-/// start level matters most here: the segmented mask's rough surface put D −6.2% (−2.3 SD) off,
-/// the fitted level and the smoothing's share in the SD −0.5% (−0.6 SD).
+/// NR1 at the 0.5 nm of docs/METHOD.md §5. Coarser voxels fail: at 1 nm the shell is 3 voxels thick
+/// and the t = 0 segmentation cuts into it (25% too few voxels); at 0.75 nm D comes out +15%. The
+/// fitted start level matters most here: the segmented mask's rough surface put D −6.2% (−2.3 SD)
+/// off, the fitted level and the smoothing's share in the SD −0.5% (−0.6 SD).
 #[test]
 fn recovers_the_d_of_a_rod() {
     let z = assert_recovers("NR1", 0.5, 3.4e-19, 50, 0.1);
@@ -153,9 +155,9 @@ fn recovers_the_d_of_a_rod() {
 }
 
 /// The table's knot count comes from this measurement: a table of 65 knots is subsampled to 9, 17
-/// and 33 knots, and each is interpolated at the knots it left out. The error in α (spread error over
-/// S(0) − S_100) must stay below 1.5e-3 at the default, well under the noise of a measured curve
-/// (rms residuals of 5e-3 in the example fits); coarser tables are printed for the record.
+/// and 33 knots, and each is interpolated at the knots it left out. The error in α (spread error
+/// over S(0) − S_100) must stay below 1.5e-3 at the default, well under the noise of a measured
+/// curve (rms residuals of 5e-3 in the example fits); coarser tables are printed for the record.
 #[test]
 fn default_table_interpolates_alpha_to_1_5e_3() {
     use alloyfit::fit::SpreadTable;
@@ -171,9 +173,18 @@ fn default_table_interpolates_alpha_to_1_5e_3() {
         dir.path(),
     );
     let backend = Backend::Cpu;
-    let mut prepared = prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
-    let table = SpreadTable::build(&backend, &mut prepared, BETA_DEFAULT, 65, &mut Silent).unwrap();
-    let q = &prepared.quantification;
+    let (_, quantified, mut simulator) =
+        prepare_experiment(&backend, &loaded, &mut Silent).unwrap();
+    let q = &quantified.quantification;
+    let table = SpreadTable::build(
+        &backend,
+        &mut simulator,
+        q.simulated_spread_initial,
+        BETA_DEFAULT,
+        65,
+        &mut Silent,
+    )
+    .unwrap();
     let alpha_scale = q.simulated_spread_initial - q.simulated_spread_alloyed;
     let mut default_error = f64::NAN;
     for stride in [8, 4, 2] {

@@ -1,5 +1,5 @@
-//! The fit (DESIGN.md §4.2, §4.6): the simulated alloying curve α_sim(t; D) from a spread table
-//! A(τ) imaged once on a √τ grid (or, in exact mode, a simulation per D), the search over
+//! The fit (docs/METHOD.md §4.2, §4.6): the simulated alloying curve α_sim(t; D) from a spread
+//! table A(τ) imaged once on a √τ grid (or, in exact mode, a simulation per D), the search over
 //! log10 D (coarse scan, then Brent), and the uncertainty from the Fisher information.
 
 pub mod brent;
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use anyhow::{Result, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::PreparedExperiment;
+use crate::analysis::{Quantification, SimulationStart, Simulator};
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, tau_nm2};
 use crate::experiment::{Correction, FitMode};
@@ -60,17 +60,18 @@ pub struct SpreadTable {
 }
 
 impl SpreadTable {
-    /// Images the prepared experiment's start state on `points` taus up to saturation, one
-    /// progress step per tau.
+    /// Images the simulator's start state on `points` taus up to saturation, one progress step per
+    /// tau; `spread_initial` is the S(0) quantification imaged from the same start.
     pub fn build(
         backend: &Backend,
-        prepared: &mut PreparedExperiment,
+        simulator: &mut Simulator,
+        spread_initial: f64,
         beta: f64,
         points: usize,
         progress: &mut dyn Progress,
     ) -> Result<SpreadTable> {
         ensure!(points >= 4, "the tau table needs at least 4 points");
-        let start = &prepared.start;
+        let start = &simulator.start;
         progress.line("finding the tau at which diffusion saturates");
         let (tau_max_nm2, probe_steps) = saturation_tau(backend, start, beta)?;
         progress.line(&format!(
@@ -84,7 +85,7 @@ impl SpreadTable {
         let mut chain_runs = 0;
         for (n, &x) in sqrt_tau_nm.iter().enumerate() {
             trajectory.advance_to(x * x)?;
-            let (spread, imaged) = simulated_spread(prepared, &trajectory)?;
+            let (spread, imaged) = simulated_spread(simulator, spread_initial, &trajectory)?;
             spreads.push(spread);
             chain_runs += usize::from(imaged);
             progress.step("tau table", n + 1, points);
@@ -125,26 +126,24 @@ impl SpreadModel for SpreadTable {
     }
 }
 
-/// The simulated spread of `trajectory`'s snapshot, and whether the chain ran for it: at τ = 0 it is
-/// the S(0) that quantification already imaged from the same start, chain and noise.
+/// The simulated spread of `trajectory`'s snapshot, and whether the chain ran for it: at τ = 0 it
+/// is `spread_initial`, the S(0) that quantification already imaged from the same start, chain and
+/// noise.
 fn simulated_spread(
-    prepared: &mut PreparedExperiment,
+    simulator: &mut Simulator,
+    spread_initial: f64,
     trajectory: &Trajectory,
 ) -> Result<(f64, bool)> {
     if trajectory.tau_nm2() == 0.0 {
-        return Ok((prepared.quantification.simulated_spread_initial, false));
+        return Ok((spread_initial, false));
     }
-    let imaged = prepared.chain.image(trajectory, prepared.noise, false)?;
+    let imaged = simulator.chain.image(trajectory, simulator.noise, false)?;
     Ok((imaged.spread(), true))
 }
 
 /// The τ at which the composition's spread inside the mask has fallen to [`SATURATION_STD_RATIO`]
 /// of its start (diffusion only, no imaging), and the steps it took.
-fn saturation_tau(
-    backend: &Backend,
-    start: &crate::analysis::SimulationStart,
-    beta: f64,
-) -> Result<(f64, u64)> {
+fn saturation_tau(backend: &Backend, start: &SimulationStart, beta: f64) -> Result<(f64, u64)> {
     let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
     let std0 = trajectory.snapshot_moments()?.std();
     ensure!(
@@ -167,7 +166,9 @@ fn saturation_tau(
 /// A simulation from the start for every D asked for, cached by D.
 struct ExactModel<'p, 'a> {
     backend: &'a Backend,
-    prepared: &'p mut PreparedExperiment<'a>,
+    simulator: &'p mut Simulator<'a>,
+    times_s: &'p [f64],
+    spread_initial: f64,
     progress: &'p mut dyn Progress,
     beta: f64,
     cache: HashMap<u64, Vec<f64>>,
@@ -182,13 +183,15 @@ impl SpreadModel for ExactModel<'_, '_> {
         }
         let mut spreads = Vec::new();
         let chain_runs = &mut self.chain_runs;
+        let spread_initial = self.spread_initial;
         self.diffusion_steps += diffuse_through_times(
             self.backend,
-            self.prepared,
+            self.simulator,
+            self.times_s,
             self.beta,
             d_m2s,
-            |prepared, state, _| {
-                let (spread, imaged) = simulated_spread(prepared, state)?;
+            |simulator, state, _| {
+                let (spread, imaged) = simulated_spread(simulator, spread_initial, state)?;
                 spreads.push(spread);
                 *chain_runs += usize::from(imaged);
                 Ok(())
@@ -213,7 +216,7 @@ pub struct FitOutcome {
     pub d_m2s: f64,
     /// SD(D) with the error the measured points share through S(0) (see [`uncertainty`]).
     pub sd_m2s: f64,
-    /// SD(D) as if the points' errors were independent, σ/√(Σ J_k²): DESIGN.md §4.6's formula,
+    /// SD(D) as if the points' errors were independent, σ/√(Σ J_k²): docs/METHOD.md §4.6's formula,
     /// which the shared error makes too small.
     pub sd_independent_m2s: f64,
     pub log10_d: f64,
@@ -276,10 +279,10 @@ impl SampledCurves {
     }
 }
 
-/// Simulated α at each time from simulated spreads (DESIGN.md §4.4): normalised by the simulated
-/// S(0) and the simulated fully alloyed particle's S_100, whichever correction the measured curve
-/// uses. So an uncorrected measured curve, which reaches 1 at its last point by construction, pulls
-/// D up, as the paper found (3.3 vs 2.7 for NC1).
+/// Simulated α at each time from simulated spreads (docs/METHOD.md §4.4): normalised by the
+/// simulated S(0) and the simulated fully alloyed particle's S_100, whichever correction the
+/// measured curve uses. So an uncorrected measured curve, which reaches 1 at its last point by
+/// construction, pulls D up, as the paper found (3.3 vs 2.7 for NC1).
 fn simulated_alpha(spreads: &[f64], spread_initial: f64, spread_alloyed: f64) -> Vec<f64> {
     spreads
         .iter()
@@ -287,15 +290,15 @@ fn simulated_alpha(spreads: &[f64], spread_initial: f64, spread_alloyed: f64) ->
         .collect()
 }
 
-/// Fits D to the prepared experiment, reporting the simulations to `progress`.
+/// Fits D to the measured curve of `q` with `simulator`, reporting the simulations to `progress`.
 pub fn fit<'a>(
     backend: &'a Backend,
-    prepared: &mut PreparedExperiment<'a>,
+    q: &Quantification,
+    simulator: &mut Simulator<'a>,
     settings: &crate::experiment::FitSection,
     table_points: usize,
     progress: &mut dyn Progress,
 ) -> Result<FitOutcome> {
-    let q = prepared.quantification.clone();
     let times_s = q.times_s.clone();
     let spread_initial = q.simulated_spread_initial;
     let spread_alloyed = q.simulated_spread_alloyed;
@@ -304,15 +307,23 @@ pub fn fit<'a>(
     let mut exact;
     let model: &mut dyn SpreadModel = match settings.mode {
         FitMode::Table => {
-            let mut built =
-                SpreadTable::build(backend, prepared, settings.beta, table_points, progress)?;
+            let mut built = SpreadTable::build(
+                backend,
+                simulator,
+                spread_initial,
+                settings.beta,
+                table_points,
+                progress,
+            )?;
             built.times_s = times_s.clone();
             table.insert(built)
         }
         FitMode::Exact => {
             exact = ExactModel {
                 backend,
-                prepared,
+                simulator,
+                times_s: &times_s,
+                spread_initial,
                 progress,
                 beta: settings.beta,
                 cache: HashMap::new(),
@@ -414,45 +425,52 @@ pub fn fit<'a>(
     })
 }
 
-/// The simulated reconstruction at each of the experiment's times for `d_m2s` (for showing next to
-/// the measured ones), one progress step per time.
+/// The simulated reconstruction at each of `times_s` for `d_m2s` (for showing next to the measured
+/// ones), one progress step per time.
 pub fn simulated_reconstructions(
     backend: &Backend,
-    prepared: &mut PreparedExperiment,
+    simulator: &mut Simulator,
+    times_s: &[f64],
     beta: f64,
     d_m2s: f64,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Volume>> {
-    let times = prepared.quantification.times_s.len();
-    let mut volumes = Vec::with_capacity(times);
-    diffuse_through_times(backend, prepared, beta, d_m2s, |prepared, state, n| {
-        let imaged = prepared.chain.image(state, prepared.noise, true)?;
-        volumes.push(
-            imaged
-                .reconstruction
-                .expect("the chain keeps the reconstruction when asked"),
-        );
-        progress.step("simulated reconstructions", n + 1, times);
-        Ok(())
-    })?;
+    let mut volumes = Vec::with_capacity(times_s.len());
+    diffuse_through_times(
+        backend,
+        simulator,
+        times_s,
+        beta,
+        d_m2s,
+        |simulator, state, n| {
+            let imaged = simulator.chain.image(state, simulator.noise, true)?;
+            volumes.push(
+                imaged
+                    .reconstruction
+                    .expect("the chain keeps the reconstruction when asked"),
+            );
+            progress.step("simulated reconstructions", n + 1, times_s.len());
+            Ok(())
+        },
+    )?;
     Ok(volumes)
 }
 
-/// Diffuses the prepared start state with `d_m2s` to each of the experiment's times in turn,
-/// handing each state and its time index to `at_time`; returns the full diffusion steps taken.
+/// Diffuses the simulator's start state with `d_m2s` to each of `times_s` in turn, handing each
+/// state and its time index to `at_time`; returns the full diffusion steps taken.
 fn diffuse_through_times<'a>(
     backend: &Backend,
-    prepared: &mut PreparedExperiment<'a>,
+    simulator: &mut Simulator<'a>,
+    times_s: &[f64],
     beta: f64,
     d_m2s: f64,
-    mut at_time: impl FnMut(&mut PreparedExperiment<'a>, &Trajectory, usize) -> Result<()>,
+    mut at_time: impl FnMut(&mut Simulator<'a>, &Trajectory, usize) -> Result<()>,
 ) -> Result<u64> {
-    let times_s = prepared.quantification.times_s.clone();
-    let start = &prepared.start;
+    let start = &simulator.start;
     let mut trajectory = Trajectory::new(backend, &start.composition, &start.mask, beta)?;
     for (n, &t) in times_s.iter().enumerate() {
         trajectory.advance_to(tau_nm2(d_m2s, t))?;
-        at_time(prepared, &trajectory, n)?;
+        at_time(simulator, &trajectory, n)?;
     }
     Ok(trajectory.full_steps_done())
 }

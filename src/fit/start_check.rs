@@ -8,10 +8,11 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::{FitOutcome, fit};
-use crate::analysis::{PreparedExperiment, SegmentedReconstructions, prepare_segmented};
+use crate::analysis::{SegmentedReconstructions, prepare_segmented};
 use crate::backend::Backend;
 use crate::experiment::{LoadedExperiment, StartMask};
 use crate::progress::Progress;
+use crate::start_mask::StartShape;
 
 /// A shift of D beyond this many SDs draws a warning.
 const WARN_ABOVE_SD: f64 = 2.0;
@@ -43,13 +44,13 @@ impl StartCheck {
     }
 }
 
-/// Fits `loaded` again with the other start-mask rule, on the reconstructions `prepared` already
-/// read and segmented, or None where there is nothing to check: `fit.start_check` is off, the mask is
-/// given (`data.mask`), the rule is the fitted one, or the experiment is a measured curve.
+/// Fits `loaded` again with the other start-mask rule, on the reconstructions already read and
+/// segmented, or None where there is nothing to check: `fit.start_check` is off, the mask is given
+/// (`data.mask`), the rule is the fitted one, or the experiment is a measured curve.
 pub fn start_check(
     backend: &Backend,
     loaded: &LoadedExperiment,
-    prepared: &PreparedExperiment,
+    segmented: &SegmentedReconstructions,
     first: &FitOutcome,
     table_points: usize,
     progress: &mut dyn Progress,
@@ -65,17 +66,14 @@ pub fn start_check(
         "start check: fitting again with the t = 0 reconstruction {}",
         start_mask.describe()
     ));
-    let mut other = loaded.clone();
-    other.experiment.data.start_mask = start_mask;
-    let segmented = SegmentedReconstructions {
-        reconstructions: prepared.reconstructions.clone(),
-        segmentations: prepared.segmentations.clone(),
-    };
-    let mut prepared = prepare_segmented(backend, &other, segmented, progress)?;
+    let shape = StartShape::of(data).with_rule(start_mask);
+    let (quantified, mut simulator) =
+        prepare_segmented(backend, loaded, segmented, &shape, progress)?;
     let outcome = fit(
         backend,
-        &mut prepared,
-        &other.experiment.fit,
+        &quantified.quantification,
+        &mut simulator,
+        &loaded.experiment.fit,
         table_points,
         progress,
     )?;

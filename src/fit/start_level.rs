@@ -27,13 +27,15 @@ use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 
 use super::{FitOutcome, fit};
-use crate::analysis::{PreparedExperiment, SegmentedReconstructions, prepare_segmented};
-use crate::analysis::{prepare_experiment, read_and_segment};
+use crate::analysis::{
+    Quantified, SegmentedReconstructions, Simulator, prepare_segmented, read_and_segment,
+};
 use crate::backend::Backend;
 use crate::experiment::{
     LoadedExperiment, START_LEVEL_MAX, START_LEVEL_MIN, START_SMOOTHING_STEP_VOXELS, StartMask,
 };
 use crate::progress::Progress;
+use crate::start_mask::StartShape;
 
 /// The first levels tried are 1 and 1 ± this.
 const FIRST_STEP: f64 = 0.05;
@@ -85,7 +87,11 @@ pub struct StartLevel {
 
 /// A prepared and fitted experiment, and the seconds spent on each.
 pub struct FitRun<'a> {
-    pub prepared: PreparedExperiment<'a>,
+    /// The reconstructions read (empty for a measured curve).
+    pub segmented: SegmentedReconstructions,
+    /// The quantification and the simulator of the reported fit's start mask.
+    pub quantified: Quantified,
+    pub simulator: Simulator<'a>,
     pub outcome: FitOutcome,
     /// The level search, where the start mask rule is the fitted one.
     pub start_level: Option<StartLevel>,
@@ -103,39 +109,45 @@ pub fn prepare_and_fit<'a>(
 ) -> Result<FitRun<'a>> {
     let data = &loaded.experiment.data;
     let started = Instant::now();
-    if data.start_mask != StartMask::Fitted || !data.start_mask_applies() {
-        let mut prepared = prepare_experiment(backend, loaded, progress)
-            .with_context(|| format!("{}", loaded.path.display()))?;
+    let segmented =
+        read_and_segment(loaded, progress).with_context(|| format!("{}", loaded.path.display()))?;
+    let shape = StartShape::of(data);
+    if shape.rule != StartMask::Fitted || !data.start_mask_applies() {
+        let (quantified, mut simulator) =
+            prepare_segmented(backend, loaded, &segmented, &shape, progress)
+                .with_context(|| format!("{}", loaded.path.display()))?;
         let prepare_s = started.elapsed().as_secs_f64();
         progress.line(&format!("fitting in {:?} mode", loaded.experiment.fit.mode));
         let fit_started = Instant::now();
         let outcome = fit(
             backend,
-            &mut prepared,
+            &quantified.quantification,
+            &mut simulator,
             &loaded.experiment.fit,
             table_points,
             progress,
         )?;
         return Ok(FitRun {
-            prepared,
+            segmented,
+            quantified,
+            simulator,
             outcome,
             start_level: None,
             prepare_s,
             fit_s: fit_started.elapsed().as_secs_f64(),
         });
     }
-    let segmented =
-        read_and_segment(loaded, progress).with_context(|| format!("{}", loaded.path.display()))?;
     let mut search = ShapeSearch {
         backend,
         loaded,
-        segmented,
+        segmented: &segmented,
+        shape,
         table_points,
         best: None,
         prepare_s: started.elapsed().as_secs_f64(),
         fit_s: 0.0,
     };
-    let width = data.start_smoothing_voxels;
+    let width = shape.smoothing_voxels;
     let tried = search_levels(1.0, FIRST_STEP, |level| {
         search.evaluate(level, width, progress)
     })?;
@@ -151,7 +163,17 @@ pub fn prepare_and_fit<'a>(
             })?);
         }
     }
-    search.finish(tried, others, progress)
+    let (quantified, simulator, outcome, start_level, prepare_s, fit_s) =
+        search.finish(tried, others, progress)?;
+    Ok(FitRun {
+        segmented,
+        quantified,
+        simulator,
+        outcome,
+        start_level: Some(start_level),
+        prepare_s,
+        fit_s,
+    })
 }
 
 /// Tries levels `center` and `center` ± `step`, then those [`next_level`] asks for until it stops
@@ -177,13 +199,19 @@ fn search_levels(
 struct ShapeSearch<'a, 'l> {
     backend: &'a Backend,
     loaded: &'l LoadedExperiment,
-    segmented: SegmentedReconstructions,
+    segmented: &'l SegmentedReconstructions,
+    /// The experiment's start mask shape; each evaluation cuts it at another level and width.
+    shape: StartShape,
     table_points: usize,
-    /// The best fit at `data.start_smoothing_voxels`, the one reported.
-    best: Option<(PreparedExperiment<'a>, FitOutcome)>,
+    /// The best fit at the experiment's smoothing width, the one reported.
+    best: Option<(Quantified, Simulator<'a>, FitOutcome)>,
     prepare_s: f64,
     fit_s: f64,
 }
+
+/// What the level search leaves: the reported fit's quantification, simulator and outcome, the
+/// search, and the seconds spent preparing and fitting.
+type SearchResult<'a> = (Quantified, Simulator<'a>, FitOutcome, StartLevel, f64, f64);
 
 impl<'a> ShapeSearch<'a, '_> {
     /// Prepares and fits with the start mask smoothed by `width` voxels and cut at `level`, keeping
@@ -194,27 +222,26 @@ impl<'a> ShapeSearch<'a, '_> {
         width: f64,
         progress: &mut dyn Progress,
     ) -> Result<LevelEvaluation> {
-        let shape = format!("start mask smoothed {width:.2} voxel, level {level:.4}");
-        progress.line(&format!("{shape}: preparing and fitting"));
-        let mut at_level = self.loaded.clone();
-        at_level.experiment.data.start_level = level;
-        at_level.experiment.data.start_smoothing_voxels = width;
+        let shape = self.shape.at(width, level);
+        let described = shape.describe();
+        progress.line(&format!("{described}: preparing and fitting"));
         let started = Instant::now();
-        let mut prepared =
-            prepare_segmented(self.backend, &at_level, self.segmented.clone(), progress)
-                .with_context(|| format!("{} with the {shape}", self.loaded.path.display()))?;
+        let (quantified, mut simulator) =
+            prepare_segmented(self.backend, self.loaded, self.segmented, &shape, progress)
+                .with_context(|| format!("{} with the {described}", self.loaded.path.display()))?;
         let fitted = Instant::now();
         self.prepare_s += (fitted - started).as_secs_f64();
         let outcome = fit(
             self.backend,
-            &mut prepared,
-            &at_level.experiment.fit,
+            &quantified.quantification,
+            &mut simulator,
+            &self.loaded.experiment.fit,
             self.table_points,
             progress,
         )?;
         self.fit_s += fitted.elapsed().as_secs_f64();
         progress.line(&format!(
-            "{shape}: D = {:.4e} m²/s, MSE {:.3e}",
+            "{described}: D = {:.4e} m²/s, MSE {:.3e}",
             outcome.d_m2s, outcome.mse
         ));
         let evaluation = LevelEvaluation {
@@ -223,14 +250,14 @@ impl<'a> ShapeSearch<'a, '_> {
             d_m2s: outcome.d_m2s,
             mse: outcome.mse,
         };
-        let reported = width == self.loaded.experiment.data.start_smoothing_voxels;
+        let reported = width == self.shape.smoothing_voxels;
         if reported
             && self
                 .best
                 .as_ref()
-                .is_none_or(|(_, best)| outcome.mse < best.mse)
+                .is_none_or(|(_, _, best)| outcome.mse < best.mse)
         {
-            self.best = Some((prepared, outcome));
+            self.best = Some((quantified, simulator, outcome));
         }
         Ok(evaluation)
     }
@@ -242,7 +269,7 @@ impl<'a> ShapeSearch<'a, '_> {
         let points = self
             .best
             .as_ref()
-            .map_or(0, |(_, outcome)| outcome.residuals.len());
+            .map_or(0, |(_, _, outcome)| outcome.residuals.len());
         bracket(tried).is_some() && points >= MIN_POINTS
     }
 
@@ -251,9 +278,9 @@ impl<'a> ShapeSearch<'a, '_> {
         tried: Vec<LevelEvaluation>,
         others: Vec<Vec<LevelEvaluation>>,
         progress: &mut dyn Progress,
-    ) -> Result<FitRun<'a>> {
+    ) -> Result<SearchResult<'a>> {
         let best = lowest(&tried);
-        let (prepared, mut outcome) = self.best.expect("three levels tried");
+        let (quantified, simulator, mut outcome) = self.best.expect("three levels tried");
         ensure!(
             best.mse == outcome.mse,
             "the level search lost its best fit"
@@ -312,24 +339,26 @@ impl<'a> ShapeSearch<'a, '_> {
             outcome.sd_m2s
         ));
         let smoothing_voxels = best.smoothing_voxels;
-        Ok(FitRun {
-            prepared,
+        let start_level = StartLevel {
+            level,
+            sd_level,
+            d_slope_m2s,
+            smoothing_voxels,
+            sd_from_smoothing_m2s,
+            sd_at_level_m2s,
+            evaluations: tried
+                .into_iter()
+                .chain(others.into_iter().flatten())
+                .collect(),
+        };
+        Ok((
+            quantified,
+            simulator,
             outcome,
-            start_level: Some(StartLevel {
-                level,
-                sd_level,
-                d_slope_m2s,
-                smoothing_voxels,
-                sd_from_smoothing_m2s,
-                sd_at_level_m2s,
-                evaluations: tried
-                    .into_iter()
-                    .chain(others.into_iter().flatten())
-                    .collect(),
-            }),
-            prepare_s: self.prepare_s,
-            fit_s: self.fit_s,
-        })
+            start_level,
+            self.prepare_s,
+            self.fit_s,
+        ))
     }
 }
 

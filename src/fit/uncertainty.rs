@@ -1,5 +1,5 @@
-//! SD(D) from the Fisher information (DESIGN.md §4.6), with the correlation that a measured curve's
-//! normalisation puts between its points.
+//! SD(D) from the Fisher information (docs/METHOD.md §4.6), with the correlation that a measured
+//! curve's normalisation puts between its points.
 //!
 //! A measured point is α_k = (S(0) − S_k)/(S(0) − S_ref): every point shares S(0), and the
 //! uncorrected curve also shares its reference S_ref = the last spread. An error in S(0) moves all
@@ -11,7 +11,7 @@
 //!
 //! D̂ is the least-squares estimate, so Var(D̂) = σ²·JᵀCJ/(JᵀJ)², and σ² comes from the residuals:
 //! E[Σ r_k²] = σ²·tr((I − H)·C) with H = J·Jᵀ/(JᵀJ). With C = I (independent points) both reduce to
-//! DESIGN.md's SD = σ/√(Σ J_k²), σ² = Σ r_k²/(K − 1).
+//! docs/METHOD.md's SD = σ/√(Σ J_k²), σ² = Σ r_k²/(K − 1).
 
 use anyhow::{Result, ensure};
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{PreparedExperiment, Quantification};
+use crate::analysis::{Quantification, SegmentedReconstructions, Simulator};
 use crate::backend::Backend;
 use crate::experiment::{Experiment, LoadedExperiment};
 use crate::fit::start_check::{StartCheck, start_check};
@@ -290,29 +290,31 @@ fn figures(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Figure)> 
 /// D; None for an experiment given as a measured curve, which has no reconstructions.
 fn slices_png(
     backend: &Backend,
-    prepared: &mut PreparedExperiment,
+    segmented: &SegmentedReconstructions,
+    simulator: &mut Simulator,
     outcome: &FitOutcome,
     experiment: &Experiment,
     progress: &mut dyn Progress,
 ) -> Result<Option<Vec<u8>>> {
-    if prepared.reconstructions.is_empty() {
+    if segmented.reconstructions.is_empty() {
         progress.line("no reconstructions (a measured curve): slices.png is not drawn");
         return Ok(None);
     }
     progress.line("imaging the fitted D at each time for slices.png");
     let simulated = simulated_reconstructions(
         backend,
-        prepared,
+        simulator,
+        &outcome.times_s,
         experiment.fit.beta,
         outcome.d_m2s,
         progress,
     )?;
-    let simulation_mask = &prepared.start.mask;
+    let simulation_mask = &simulator.start.mask;
     let k = central_k(simulation_mask);
-    let measured: Vec<_> = prepared
+    let measured: Vec<_> = segmented
         .reconstructions
         .iter()
-        .zip(&prepared.segmentations)
+        .zip(&segmented.segmentations)
         .map(|(volume, segmentation)| {
             normalised_slice(volume, &segmentation.mask, segmentation.background, k)
         })
@@ -347,14 +349,23 @@ pub fn fit_into(
     progress.line(&format!("running on {}", backend.describe()));
     let started = Instant::now();
     let FitRun {
-        mut prepared,
+        segmented,
+        quantified,
+        mut simulator,
         mut outcome,
         start_level,
         prepare_s: quantify_s,
         fit_s,
     } = prepare_and_fit(backend, loaded, table_points, progress)?;
     let check_started = Instant::now();
-    let start_check = start_check(backend, loaded, &prepared, &outcome, table_points, progress)?;
+    let start_check = start_check(
+        backend,
+        loaded,
+        &segmented,
+        &outcome,
+        table_points,
+        progress,
+    )?;
     outcome
         .warnings
         .extend(start_check.as_ref().and_then(StartCheck::warning));
@@ -365,7 +376,8 @@ pub fn fit_into(
     let slices_started = Instant::now();
     let slices = slices_png(
         backend,
-        &mut prepared,
+        &segmented,
+        &mut simulator,
         &outcome,
         &loaded.experiment,
         progress,
@@ -380,9 +392,9 @@ pub fn fit_into(
         fit: outcome,
         start_check,
         start_level,
-        quantification: prepared.quantification,
+        quantification: quantified.quantification,
         experiment: loaded.experiment.clone(),
-        imaging: prepared.imaging,
+        imaging: quantified.imaging,
         table_points,
         device: backend.describe(),
         alloyfit_version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -53,17 +53,17 @@ pub fn quantify_into(
     staged: &StagedDir,
     progress: &mut dyn Progress,
 ) -> Result<Quantification> {
-    let prepared = prepare_experiment(backend, loaded, progress)?;
-    let q = prepared.quantification;
+    let (segmented, quantified, _) = prepare_experiment(backend, loaded, progress)?;
+    let q = quantified.quantification;
     write_curve_csv(&staged.path("curve.csv"), &q)?;
     write_bytes_atomically(
         &staged.path("quantify.json"),
         Overwrite::Refuse,
         (serde_json::to_string_pretty(&q)? + "\n").as_bytes(),
     )?;
-    if !prepared.segmentations.is_empty() {
+    if !segmented.segmentations.is_empty() {
         std::fs::create_dir_all(staged.path("masks"))?;
-        for (n, segmentation) in prepared.segmentations.iter().enumerate() {
+        for (n, segmentation) in segmented.segmentations.iter().enumerate() {
             let name = format!("masks/mask_{n:02}_t{}s.tif", q.times_s[n]);
             write_volume(
                 &staged.path(&name),
