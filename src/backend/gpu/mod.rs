@@ -1,17 +1,24 @@
-//! The wgpu side: one [`GpuContext`] owns the instance's chosen adapter, the device, the queue and
-//! every compute pipeline (compiled once, at open). Kernels record into a command encoder that the
-//! caller submits, so long runs go in few submits; only small results are read back.
+//! The wgpu side: one [`GpuContext`] owns the chosen adapter ([`adapter`]), the device, the queue
+//! and every compute pipeline of the shader registry ([`shaders`], compiled once, at open), and
+//! allocates, records, submits and reads back. Kernels record into a command encoder that the
+//! caller submits, so long runs go in few submits; only small results are read back. Faults
+//! (device loss, out of memory, shader errors) and their injection for tests are in [`fault`].
 
+mod adapter;
 mod fault;
+mod shaders;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+pub use adapter::{AdapterSummary, list_adapters};
+use adapter::{is_hardware, sorted_adapters, summarize};
 pub use fault::{GpuFault, find_fault};
 use fault::{InjectedFault, LOST_AFTER_SUBMITS};
+use shaders::compile;
+pub use shaders::{Shader, shader_source};
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use wgpu::util::DeviceExt;
 
 use super::cpu::blur::BlurParams;
@@ -21,33 +28,6 @@ use super::cpu::projector::{ProjectorParams, Ray};
 use super::cpu::sirt_update::SirtUpdateParams;
 use super::cpu::smooth_noise::SmoothNoiseParams;
 use super::{DeviceChoice, DeviceRequest, Moments};
-
-/// Code several shaders share; WGSL has no includes, so it is prepended when a shader is loaded.
-const PROJECTOR_SHARED_WGSL: &str = include_str!("../../../shaders/shared/projector.wgsl");
-
-/// The WGSL source of shader `name` (its file name in shaders/ without `.wgsl`) with the shared code
-/// it uses prepended: the one place that assembles shader sources, for the pipelines and the tests.
-pub fn shader_source(name: &str) -> Option<String> {
-    let (shared, body) = match name {
-        "masked_moments" => ("", include_str!("../../../shaders/masked_moments.wgsl")),
-        "diffusion" => ("", include_str!("../../../shaders/diffusion.wgsl")),
-        "forward_project" => (
-            PROJECTOR_SHARED_WGSL,
-            include_str!("../../../shaders/forward_project.wgsl"),
-        ),
-        "back_project" => (
-            PROJECTOR_SHARED_WGSL,
-            include_str!("../../../shaders/back_project.wgsl"),
-        ),
-        "sirt_residual" => ("", include_str!("../../../shaders/sirt_residual.wgsl")),
-        "sirt_update" => ("", include_str!("../../../shaders/sirt_update.wgsl")),
-        "intensity" => ("", include_str!("../../../shaders/intensity.wgsl")),
-        "blur" => ("", include_str!("../../../shaders/blur.wgsl")),
-        "smooth_noise" => ("", include_str!("../../../shaders/smooth_noise.wgsl")),
-        _ => return None,
-    };
-    Some(format!("{shared}\n{body}"))
-}
 
 /// Elements per workgroup of the element-wise SIRT kernels.
 const ELEMENTWISE_GROUP: u32 = 256;
@@ -64,82 +44,6 @@ pub type GpuEncoder = wgpu::CommandEncoder;
 /// Workgroups one dispatch dimension may hold under WebGPU's limits on every adapter we target.
 const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
 
-/// What `alloyfit devices` shows of an adapter.
-#[derive(Debug, Clone, Serialize)]
-pub struct AdapterSummary {
-    pub name: String,
-    pub backend: String,
-    pub device_type: String,
-    pub driver: String,
-    pub driver_info: String,
-    pub max_buffer_size: u64,
-    pub max_storage_buffer_binding_size: u64,
-    pub max_compute_workgroups_per_dimension: u32,
-    pub max_compute_invocations_per_workgroup: u32,
-    /// Whether `--device auto` would use it (hardware adapters only).
-    pub hardware: bool,
-}
-
-fn instance() -> wgpu::Instance {
-    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-    // Vulkan, Metal and DX12: the GL backend adds nothing for compute and is noisy when headless.
-    if std::env::var_os("WGPU_BACKEND").is_none() {
-        descriptor.backends = wgpu::Backends::PRIMARY;
-    }
-    wgpu::Instance::new(descriptor)
-}
-
-fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
-    matches!(
-        info.device_type,
-        wgpu::DeviceType::DiscreteGpu
-            | wgpu::DeviceType::IntegratedGpu
-            | wgpu::DeviceType::VirtualGpu
-    )
-}
-
-/// Preference order: discrete, integrated, virtual, then software adapters.
-fn rank(info: &wgpu::AdapterInfo) -> u8 {
-    match info.device_type {
-        wgpu::DeviceType::DiscreteGpu => 0,
-        wgpu::DeviceType::IntegratedGpu => 1,
-        wgpu::DeviceType::VirtualGpu => 2,
-        wgpu::DeviceType::Cpu => 3,
-        wgpu::DeviceType::Other => 4,
-    }
-}
-
-fn summarize(adapter: &wgpu::Adapter) -> AdapterSummary {
-    let info = adapter.get_info();
-    let limits = adapter.limits();
-    AdapterSummary {
-        hardware: is_hardware(&info),
-        name: info.name,
-        backend: format!("{:?}", info.backend),
-        device_type: format!("{:?}", info.device_type),
-        driver: info.driver,
-        driver_info: info.driver_info,
-        max_buffer_size: limits.max_buffer_size,
-        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
-        max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
-        max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
-    }
-}
-
-/// Every adapter wgpu finds, best first.
-pub fn list_adapters() -> Vec<AdapterSummary> {
-    sorted_adapters().iter().map(summarize).collect()
-}
-
-fn sorted_adapters() -> Vec<wgpu::Adapter> {
-    if InjectedFault::from_env() == Some(InjectedFault::NoAdapter) {
-        return Vec::new();
-    }
-    let mut adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
-    adapters.sort_by_key(|a| rank(&a.get_info()));
-    adapters
-}
-
 /// The device, queue and compiled pipelines of one adapter.
 pub struct GpuContext {
     summary: AdapterSummary,
@@ -149,15 +53,8 @@ pub struct GpuContext {
     health: fault::DeviceHealth,
     injected: Option<InjectedFault>,
     submits: AtomicUsize,
-    masked_moments: wgpu::ComputePipeline,
-    diffusion: wgpu::ComputePipeline,
-    forward_project: wgpu::ComputePipeline,
-    back_project: wgpu::ComputePipeline,
-    sirt_residual: wgpu::ComputePipeline,
-    sirt_update: wgpu::ComputePipeline,
-    intensity: wgpu::ComputePipeline,
-    blur: wgpu::ComputePipeline,
-    smooth_noise: wgpu::ComputePipeline,
+    /// One per [`Shader`], in [`Shader::ALL`]'s order.
+    pipelines: Vec<wgpu::ComputePipeline>,
 }
 
 /// A tilt geometry on the device: the rays and the projector's uniform.
@@ -236,16 +133,10 @@ impl GpuContext {
         })?;
         let health = fault::DeviceHealth::watch(&device);
         let injected = InjectedFault::from_env();
-        let compile = |name| compile(&device, name, &summary.name, injected);
-        let masked_moments = compile("masked_moments")?;
-        let diffusion = compile("diffusion")?;
-        let forward_project = compile("forward_project")?;
-        let back_project = compile("back_project")?;
-        let sirt_residual = compile("sirt_residual")?;
-        let sirt_update = compile("sirt_update")?;
-        let intensity = compile("intensity")?;
-        let blur = compile("blur")?;
-        let smooth_noise = compile("smooth_noise")?;
+        let pipelines = Shader::ALL
+            .iter()
+            .map(|&shader| compile(&device, shader, &summary.name, injected))
+            .collect::<Result<Vec<_>>>()?;
         Ok(GpuContext {
             summary,
             limits,
@@ -254,16 +145,12 @@ impl GpuContext {
             health,
             injected,
             submits: AtomicUsize::new(0),
-            masked_moments,
-            diffusion,
-            forward_project,
-            back_project,
-            sirt_residual,
-            sirt_update,
-            intensity,
-            blur,
-            smooth_noise,
+            pipelines,
         })
+    }
+
+    fn pipeline(&self, shader: Shader) -> &wgpu::ComputePipeline {
+        &self.pipelines[shader as usize]
     }
 
     /// Adapter name and backend, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)`.
@@ -438,10 +325,16 @@ impl GpuContext {
             .into());
         }
         let params = self.uniform("diffusion params", &[n_k, n_i, n_j, beta.to_bits()]);
-        let forward = self.bind(&self.diffusion, &[&a.buffer, &b.buffer, &params]);
-        let backward = self.bind(&self.diffusion, &[&b.buffer, &a.buffer, &params]);
+        let forward = self.bind(
+            self.pipeline(Shader::Diffusion),
+            &[&a.buffer, &b.buffer, &params],
+        );
+        let backward = self.bind(
+            self.pipeline(Shader::Diffusion),
+            &[&b.buffer, &a.buffer, &params],
+        );
         let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&self.diffusion);
+        pass.set_pipeline(self.pipeline(Shader::Diffusion));
         for step in 0..steps {
             let bind_group = if step % 2 == 0 { &forward } else { &backward };
             pass.set_bind_group(0, bind_group, &[]);
@@ -538,7 +431,12 @@ impl GpuContext {
             &series.buffer,
             &geometry.params_buffer,
         ];
-        self.record(encoder, &self.forward_project, &buffers, groups);
+        self.record(
+            encoder,
+            self.pipeline(Shader::ForwardProject),
+            &buffers,
+            groups,
+        );
     }
 
     /// Records volume = Aᵀ series.
@@ -557,7 +455,12 @@ impl GpuContext {
             &volume.buffer,
             &geometry.params_buffer,
         ];
-        self.record(encoder, &self.back_project, &buffers, groups);
+        self.record(
+            encoder,
+            self.pipeline(Shader::BackProject),
+            &buffers,
+            groups,
+        );
     }
 
     /// Records residual = measured − projected and weighted = row_weights ⊙ residual.
@@ -576,7 +479,12 @@ impl GpuContext {
             &weighted.buffer,
             &params,
         ];
-        self.record(encoder, &self.sirt_residual, &buffers, [per_row, rows, 1]);
+        self.record(
+            encoder,
+            self.pipeline(Shader::SirtResidual),
+            &buffers,
+            [per_row, rows, 1],
+        );
     }
 
     /// Records volume ← clamp(volume + λ·column_weights ⊙ back_projected) inside the mask.
@@ -601,7 +509,12 @@ impl GpuContext {
             &mask.buffer,
             &params,
         ];
-        self.record(encoder, &self.sirt_update, &buffers, [per_row, rows, 1]);
+        self.record(
+            encoder,
+            self.pipeline(Shader::SirtUpdate),
+            &buffers,
+            [per_row, rows, 1],
+        );
     }
 
     fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
@@ -629,7 +542,7 @@ impl GpuContext {
         let groups = [params.n_j.div_ceil(ROW_GROUP), params.n_i, params.n_k];
         let uniform = self.uniform("intensity params", params);
         let buffers = [&field.buffer, &intensity.buffer, &uniform];
-        self.record(encoder, &self.intensity, &buffers, groups);
+        self.record(encoder, self.pipeline(Shader::Intensity), &buffers, groups);
     }
 
     /// Records one separable blur pass along `params.axis`.
@@ -644,7 +557,7 @@ impl GpuContext {
         let groups = [params.n_j.div_ceil(ROW_GROUP), params.n_i, params.n_k];
         let uniform = self.uniform("blur params", params);
         let buffers = [&input.buffer, &taps.buffer, &output.buffer, &uniform];
-        self.record(encoder, &self.blur, &buffers, groups);
+        self.record(encoder, self.pipeline(Shader::Blur), &buffers, groups);
     }
 
     /// Records series ← series + sqrt(series/λ)·normal.
@@ -664,7 +577,12 @@ impl GpuContext {
         };
         let uniform = self.uniform("smooth noise params", &params);
         let buffers = [&series.buffer, &normal.buffer, &uniform];
-        self.record(encoder, &self.smooth_noise, &buffers, [per_row, rows, 1]);
+        self.record(
+            encoder,
+            self.pipeline(Shader::SmoothNoise),
+            &buffers,
+            [per_row, rows, 1],
+        );
     }
 
     /// Copies mask bits (as [`Mask::to_bits`]) of `voxels` voxels to the device.
@@ -706,7 +624,7 @@ impl GpuContext {
         let params = self.uniform("moment params", &[values.voxel_count, groups_per_row]);
         self.record(
             &mut encoder,
-            &self.masked_moments,
+            self.pipeline(Shader::MaskedMoments),
             &[&values.buffer, &mask.buffer, &partials, &params],
             [groups_per_row, rows, 1],
         );
@@ -777,40 +695,4 @@ fn groups_2d(len: u32, group_size: u32) -> (u32, u32) {
 enum Contents<'a> {
     Bytes(&'a [u8]),
     Zeroed(u64),
-}
-
-/// Compiles one WGSL compute shader (entry point `main`), turning validation errors into a
-/// [`GpuFault::ShaderCompilation`]. An injected shader fault breaks the diffusion shader's source.
-fn compile(
-    device: &wgpu::Device,
-    label: &str,
-    adapter: &str,
-    injected: Option<InjectedFault>,
-) -> Result<wgpu::ComputePipeline> {
-    let mut source = shader_source(label).with_context(|| format!("no shader named {label}"))?;
-    if injected == Some(InjectedFault::Shader) && label == "diffusion" {
-        source.push_str("\nfn injected_fault() -> f32 { return undefined_name; }\n");
-    }
-    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(source.into()),
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(label),
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
-    if let Some(error) = pollster::block_on(scope.pop()) {
-        return Err(GpuFault::ShaderCompilation {
-            shader: label.to_owned(),
-            adapter: adapter.to_owned(),
-            reason: error.to_string(),
-        }
-        .into());
-    }
-    Ok(pipeline)
 }
