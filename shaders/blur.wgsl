@@ -1,6 +1,6 @@
-// One pass of the separable Gaussian blur (DESIGN.md §4.3 step 2): a 1D convolution with 2R + 1
-// normalised taps along one axis, zero outside the volume. Three passes (k, i, j) make the 3D blur.
-// One invocation per voxel (CPU twin: src/backend/cpu/blur.rs).
+// One pass of the separable Gaussian blur (docs/METHOD.md §4.3 step 2): a 1D convolution with
+// 2R + 1 normalised taps along one axis, zero outside the volume. Three passes (k, i, j) make the
+// 3D blur. One invocation per voxel (CPU twin: src/backend/cpu/blur.rs).
 
 struct Params {
     n_k: u32,

@@ -1,4 +1,4 @@
-// One explicit Euler step of Fick's law on the masked 7-point stencil (DESIGN.md §4.1):
+// One explicit Euler step of Fick's law on the masked 7-point stencil (docs/METHOD.md §4.1):
 // c' = c + beta * sum over the 6 neighbours inside the mask of (c_j - c). One invocation per voxel,
 // a workgroup per 64 voxels of a row (CPU twin: src/backend/cpu/diffusion.rs).
 //

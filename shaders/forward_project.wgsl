@@ -1,7 +1,7 @@
 // Joseph forward projection of a volume into a tilt series, ASTRA `parallel` conventions
-// (DESIGN.md §2). One invocation per detector pixel (m, k, angle): it steps through the rows (or
-// columns) of slice k and interpolates linearly between the two voxels around the ray
-// (CPU twin: src/backend/cpu/forward_project.rs). Structs and helpers: shared/projector.wgsl.
+// (docs/METHOD.md §2). One invocation per detector pixel (m, k, angle): it steps through the rows
+// (or columns) of slice k and interpolates linearly between the two voxels around the ray (CPU
+// twin: src/backend/cpu/forward_project.rs). Structs and helpers: shared/projector.wgsl.
 
 @group(0) @binding(0) var<storage, read> volume: array<f32>;
 @group(0) @binding(1) var<storage, read> rays: array<Ray>;

@@ -1,6 +1,7 @@
-// Intensity of a composition field (DESIGN.md §4.3 step 1): I = M·(1 + (r − 1)·C) on the full grid,
-// from a field cropped to the particle's bounding box whose outside voxels hold a negative marker
-// (see diffusion.wgsl). One invocation per output voxel (CPU twin: src/backend/cpu/intensity.rs).
+// Intensity of a composition field (docs/METHOD.md §4.3 step 1): I = M·(1 + (r − 1)·C) on the full
+// grid, from a field cropped to the particle's bounding box whose outside voxels hold a negative
+// marker (see diffusion.wgsl). One invocation per output voxel (CPU twin:
+// src/backend/cpu/intensity.rs).
 
 struct Params {
     n_k: u32,

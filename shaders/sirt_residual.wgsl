@@ -1,5 +1,5 @@
-// SIRT residual (DESIGN.md §4.3): d = p − A x and its row-weighted form w = R ⊙ d, element by element
-// over the tilt series (CPU twin: src/backend/cpu/sirt_residual.rs).
+// SIRT residual (docs/METHOD.md §4.3): d = p − A x and its row-weighted form w = R ⊙ d, element by
+// element over the tilt series (CPU twin: src/backend/cpu/sirt_residual.rs).
 
 struct Params {
     len: u32,

@@ -1,5 +1,6 @@
-// SIRT update (DESIGN.md §4.3): x ← clamp(x + λ·C ⊙ Aᵀ(R ⊙ d), min, max) inside the reconstruction
-// mask, 0 outside, element by element over the volume (CPU twin: src/backend/cpu/sirt_update.rs).
+// SIRT update (docs/METHOD.md §4.3): x ← clamp(x + λ·C ⊙ Aᵀ(R ⊙ d), min, max) inside the
+// reconstruction mask, 0 outside, element by element over the volume (CPU twin:
+// src/backend/cpu/sirt_update.rs).
 
 struct Params {
     len: u32,

@@ -1,6 +1,7 @@
-// Smooth noise for fitting (DESIGN.md §4.3 step 4): p ← p + sqrt(p/λ)·z with a fixed standard-normal
-// field z, the Gaussian form of Poisson noise at dose λ. With z fixed the simulated curve stays smooth
-// and deterministic in D. Element by element (CPU twin: src/backend/cpu/smooth_noise.rs).
+// Smooth noise for fitting (docs/METHOD.md §4.3 step 4): p ← p + sqrt(p/λ)·z with a fixed
+// standard-normal field z, the Gaussian form of Poisson noise at dose λ. With z fixed the simulated
+// curve stays smooth and deterministic in D. Element by element (CPU twin:
+// src/backend/cpu/smooth_noise.rs).
 
 struct Params {
     len: u32,

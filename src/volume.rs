@@ -1,9 +1,9 @@
 //! Volumes and masks: the two data types every stage passes around.
 //!
 //! A [`Volume`] is a 3D grid of f32 samples stored `[k][i][j]` (k slowest, along the tilt axis, see
-//! DESIGN.md §2) with an isotropic voxel size in nm. A [`Mask`] is a boolean grid of the same layout.
-//! Constructors check what a caller cannot fix later (positive finite voxel size, non-empty shape);
-//! functions that combine two grids call [`check_same_grid`] once at their boundary.
+//! docs/METHOD.md §2) with an isotropic voxel size in nm. A [`Mask`] is a boolean grid of the same
+//! layout. Constructors check what a caller cannot fix later (positive finite voxel size, non-empty
+//! shape); functions that combine two grids call [`check_same_grid`] once at their boundary.
 
 use ndarray::Array3;
 use thiserror::Error;
@@ -150,8 +150,8 @@ impl Mask {
         }
     }
 
-    /// One bit per voxel in memory order, 32 voxels per word, bit `n % 32` of word `n / 32`: the form
-    /// the shaders read, 1/32 of the bandwidth of an f32 mask.
+    /// One bit per voxel in memory order, 32 voxels per word, bit `n % 32` of word `n / 32`: the
+    /// form the shaders read, 1/32 of the bandwidth of an f32 mask.
     pub fn to_bits(&self) -> Vec<u32> {
         let mut words = vec![0u32; self.data.len().div_ceil(32)];
         for (n, &inside) in self.data.iter().enumerate() {

@@ -1,6 +1,6 @@
-//! The diffusion engine against exact properties of the masked explicit scheme (DESIGN.md §4.1,
-//! §6): conservation, the maximum principle, the discrete eigenvalue decay of a cosine mode, the
-//! erf solution of a step, no leaks through an irregular mask, tau invariance, and GPU = CPU.
+//! The diffusion engine against exact properties of the masked explicit scheme (docs/METHOD.md
+//! §4.1, §6): conservation, the maximum principle, the discrete eigenvalue decay of a cosine mode,
+//! the erf solution of a step, no leaks through an irregular mask, tau invariance, and GPU = CPU.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The imaging chain against what it must do (DESIGN.md §4.3–4.4): the blur has the stated
+//! The imaging chain against what it must do (docs/METHOD.md §4.3–4.4): the blur has the stated
 //! variance, the missing wedge leaves spread in a perfectly alloyed particle that full coverage
 //! removes, the GPU matches the CPU for the whole chain, and noise is reproducible.
 
@@ -127,9 +127,9 @@ fn gpu_matches_cpu_for_the_whole_chain() {
         let cpu = alloying_through_chain(&Backend::Cpu, noise);
         let on_gpu = alloying_through_chain(&gpu, noise);
         eprintln!("{noise:?}: cpu {cpu:?} gpu {on_gpu:?}");
-        // f32 sums in another order (FMA, workgroup reductions) move the spreads by ~1e-6; α divides
-        // by S(0) − S_100 ≈ 0.2, so 1e-3 leaves a wide margin for Poisson draws that flip where a
-        // projection value differs in its last bit.
+        // f32 sums in another order (FMA, workgroup reductions) move the spreads by ~1e-6; α
+        // divides by S(0) − S_100 ≈ 0.2, so 1e-3 leaves a wide margin for Poisson draws that flip
+        // where a projection value differs in its last bit.
         assert!(
             (cpu[3] - on_gpu[3]).abs() < 1e-3,
             "{noise:?}: α cpu {} gpu {}",

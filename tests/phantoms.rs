@@ -1,5 +1,5 @@
-//! Phantoms of the paper's particles: volume and Au fraction within ±2% of Table 1 (DESIGN.md §5),
-//! one 6-connected particle, and a grid that keeps the particle on the detector at every tilt.
+//! Phantoms of the paper's particles: volume and Au fraction within ±2% of Table 1 (docs/METHOD.md
+//! §5), one 6-connected particle, and a grid that keeps the particle on the detector at every tilt.
 
 use alloyfit::backend::Backend;
 use alloyfit::phantom::{
@@ -46,7 +46,7 @@ fn check(name: &str, options: PhantomOptions) {
 }
 
 /// The small rod is 10.35 nm across: at 1 nm its boundary layer alone is ±3% of its volume, which
-/// is why DESIGN.md §5 voxelises rods at 0.5 nm; it is checked there, below.
+/// is why docs/METHOD.md §5 voxelises rods at 0.5 nm; it is checked there, below.
 const TOO_THIN_FOR_1_NM: &str = "small-rod";
 
 #[test]

@@ -1,6 +1,6 @@
-//! The projector pair against exact properties (DESIGN.md §6): the back projector is the transpose
-//! of the forward projector, a uniform disk projects to its chord lengths, a single voxel lands
-//! where ASTRA's formula puts it, and GPU = CPU.
+//! The projector pair against exact properties (docs/METHOD.md §6): the back projector is the
+//! transpose of the forward projector, a uniform disk projects to its chord lengths, a single voxel
+//! lands where ASTRA's formula puts it, and GPU = CPU.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! Quantification against what it must do (DESIGN.md §4.4–4.5): segmenting a reconstructed phantom
-//! recovers its volume, and the calibrated dose reproduces a measured noise level.
+//! Quantification against what it must do (docs/METHOD.md §4.4–4.5): segmenting a reconstructed
+//! phantom recovers its volume, and the calibrated dose reproduces a measured noise level.
 
 use alloyfit::Volume;
 use alloyfit::analysis::uniform_in;
@@ -211,9 +211,9 @@ fn analysis_mask_loses_the_surface_layers_and_refuses_to_vanish() {
     assert!(error.contains("data.erosion_voxels = 4"), "{error}");
 }
 
-/// The noise is measured 3 voxels in from the surface (NOISE_SLICE_DEPTH_VOXELS), and a particle too
-/// thin for that keeps as many layers as it has: a 13-voxel cube loses 3, a 5-voxel one 2 (it has a
-/// single voxel left at 2 layers in), and a 1-voxel-thick plate none.
+/// The noise is measured 3 voxels in from the surface (NOISE_SLICE_DEPTH_VOXELS), and a particle
+/// too thin for that keeps as many layers as it has: a 13-voxel cube loses 3, a 5-voxel one 2 (it
+/// has a single voxel left at 2 layers in), and a 1-voxel-thick plate none.
 #[test]
 fn noise_slice_goes_as_deep_as_the_particle_allows() {
     for (edge, expected) in [(13, 7 * 7), (5, 1)] {

@@ -1,4 +1,4 @@
-//! SIRT against what it must do (DESIGN.md §4.3, §6): the residual falls monotonically, full
+//! SIRT against what it must do (docs/METHOD.md §4.3, §6): the residual falls monotonically, full
 //! coverage recovers a phantom, ±70° coverage elongates it along the beam (the missing wedge), the
 //! GPU matches the CPU, and bad input is refused.
 

@@ -220,7 +220,7 @@ impl Moments {
         self.sum / self.count
     }
 
-    /// Coefficient of variation std/mean (the spread statistic S, DESIGN.md §4.4).
+    /// Coefficient of variation std/mean (the spread statistic S, docs/METHOD.md §4.4).
     pub fn coefficient_of_variation(&self) -> f64 {
         self.std() / self.mean()
     }

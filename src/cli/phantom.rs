@@ -59,7 +59,7 @@ pub struct Args {
     json: bool,
 }
 
-/// DESIGN.md §5: a phantom must land within ±2% of its target volume and Au fraction.
+/// docs/METHOD.md §5: a phantom must land within ±2% of its target volume and Au fraction.
 const TARGET_TOLERANCE_PERCENT: f64 = 2.0;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

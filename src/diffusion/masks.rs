@@ -1,6 +1,6 @@
-//! The mask a diffusion run uses (DESIGN.md §4.1): an optional reshaped mask replaces the measured
-//! one (voxels new to the mask take the composition of the nearest old voxel), and only the largest
-//! 6-connected component diffuses.
+//! The mask a diffusion run uses (docs/METHOD.md §4.1): an optional reshaped mask replaces the
+//! measured one (voxels new to the mask take the composition of the nearest old voxel), and only
+//! the largest 6-connected component diffuses.
 
 use std::collections::VecDeque;
 

@@ -20,9 +20,10 @@ pub use masks::{PreparedMask, prepare_mask};
 use crate::backend::{Backend, CpuKernels, GpuKernels, Kernels, Moments, OUTSIDE};
 use crate::volume::{Mask, Volume, check_same_grid};
 
-/// The largest stable β = Δτ/h² of the explicit 7-point scheme; it also keeps the maximum principle.
+/// The largest stable β = Δτ/h² of the explicit 7-point scheme; it also keeps the maximum
+/// principle.
 pub const BETA_MAX: f64 = 1.0 / 6.0;
-/// DESIGN.md §4.1's default β.
+/// docs/METHOD.md §4.1's default β.
 pub const BETA_DEFAULT: f64 = 0.15;
 /// Steps between progress reports, and per GPU submit: enough to amortise a submit, few enough
 /// that the driver's command buffers stay small and a watchdog never sees one long submission.

@@ -1,8 +1,8 @@
-//! Dose calibration (DESIGN.md §4.5): find the dose λ at which the simulated fully alloyed
+//! Dose calibration (docs/METHOD.md §4.5): find the dose λ at which the simulated fully alloyed
 //! particle shows the noise (CV on the central slice) measured on the experiment's fully alloyed
 //! reconstruction. SIRT is nearly linear, so CV² ≈ CV_clean² + κ/λ: one clean run and one trial
-//! give κ and so λ; a third run checks it, and a fourth refines κ when the check misses by more than
-//! [`ACCEPT_RELATIVE`].
+//! give κ and so λ; a third run checks it, and a fourth refines κ when the check misses by more
+//! than [`ACCEPT_RELATIVE`].
 
 use anyhow::{Result, ensure};
 use serde::{Deserialize, Serialize};

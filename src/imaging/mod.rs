@@ -1,7 +1,7 @@
-//! The simulated acquisition (DESIGN.md §4.3) and the degree of alloying (§4.4): a composition
-//! field becomes intensity I = M·(1 + (r − 1)·C), is blurred by a 3D Gaussian, projected at the tilt
-//! angles, given noise, reconstructed with SIRT, and summarised by its spread inside a mask. The
-//! chain is written once over [`Kernels`]; on a GPU the volume stays on the device from the
+//! The simulated acquisition (docs/METHOD.md §4.3) and the degree of alloying (§4.4): a composition
+//! field becomes intensity I = M·(1 + (r − 1)·C), is blurred by a 3D Gaussian, projected at the
+//! tilt angles, given noise, reconstructed with SIRT, and summarised by its spread inside a mask.
+//! The chain is written once over [`Kernels`]; on a GPU the volume stays on the device from the
 //! composition field to the spread, and only a few numbers come back.
 
 pub mod dose;
@@ -22,7 +22,7 @@ use crate::tomography::noise::{add_poisson_noise, standard_normal_field};
 use crate::tomography::sirt::{SirtOptions, SirtSolver};
 use crate::volume::{Mask, Volume, check_same_grid};
 
-/// r = I_Au/I_Ag ≈ (79/47)^1.7 (DESIGN.md §4.3).
+/// r = I_Au/I_Ag ≈ (79/47)^1.7 (docs/METHOD.md §4.3).
 pub const CONTRAST_RATIO_DEFAULT: f64 = 2.4;
 /// The blur's reach in standard deviations: the tails beyond 5σ change the variance by < 2e-5.
 const BLUR_REACH_SIGMAS: f64 = 5.0;
@@ -42,8 +42,8 @@ pub struct ImagingParams {
 }
 
 impl ImagingParams {
-    /// DESIGN.md's defaults for a grid of `voxel_nm`: blur of one voxel, ±70° in 2° steps, 50 SIRT
-    /// iterations.
+    /// docs/METHOD.md's defaults for a grid of `voxel_nm`: blur of one voxel, ±70° in 2° steps, 50
+    /// SIRT iterations.
     pub fn defaults(voxel_nm: f64) -> ImagingParams {
         ImagingParams {
             contrast_ratio: CONTRAST_RATIO_DEFAULT,
@@ -69,7 +69,7 @@ impl ImagingParams {
     }
 }
 
-/// The noise a chain run adds to its projections (DESIGN.md §4.3 step 4).
+/// The noise a chain run adds to its projections (docs/METHOD.md §4.3 step 4).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Noise {
     None,
@@ -90,8 +90,8 @@ pub enum Noise {
 pub struct Imaged {
     /// Moments of the reconstruction inside the analysis mask; the spread is their CV.
     pub moments: Moments,
-    /// Moments on the central slice through the tilt axis, perpendicular to the 0° beam (DESIGN.md
-    /// §4.5's noise slice).
+    /// Moments on the central slice through the tilt axis, perpendicular to the 0° beam
+    /// (docs/METHOD.md §4.5's noise slice).
     pub slice_moments: Moments,
     /// The reconstruction itself, when asked for.
     pub reconstruction: Option<Volume>,
@@ -129,8 +129,8 @@ pub fn central_row(n_i: usize) -> usize {
 /// CV was 97% of the measured one, and the calibrated dose 12 for a true 100).
 pub const NOISE_SLICE_DEPTH_VOXELS: usize = 3;
 
-/// `mask`, less its outer [`NOISE_SLICE_DEPTH_VOXELS`] layers, restricted to the central row's
-/// (k, j) plane. A particle too thin for that (a few voxels across) loses fewer layers, down to none;
+/// `mask`, less its outer [`NOISE_SLICE_DEPTH_VOXELS`] layers, restricted to the central row's (k,
+/// j) plane. A particle too thin for that (a few voxels across) loses fewer layers, down to none;
 /// an error if the particle misses the plane altogether.
 pub fn noise_slice_mask(mask: &Mask) -> Result<Mask> {
     let shape = mask.shape();
@@ -408,7 +408,7 @@ impl<K: Kernels> ChainBuffers<K> {
     }
 }
 
-/// Degree of alloying α = (S(0) − S)/(S(0) − S_100) (DESIGN.md §4.4), not clipped.
+/// Degree of alloying α = (S(0) − S)/(S(0) − S_100) (docs/METHOD.md §4.4), not clipped.
 pub fn alloying_degree(spread: f64, spread_initial: f64, spread_alloyed: f64) -> f64 {
     (spread_initial - spread) / (spread_initial - spread_alloyed)
 }

@@ -1,10 +1,10 @@
-//! Quantifying a measured reconstruction (DESIGN.md §4.4): the background from a band around the
-//! particle, the particle mask (Otsu threshold, largest 6-connected component, holes filled), the
-//! analysis mask (that particle, optionally eroded), the spread inside it, and the composition map
-//! that starts a simulation.
-//! These run once per file on the host, on the CPU reference kernels whatever the run's device: a
-//! measured reconstruction is then quantified the same on every machine. The statistics they share
-//! with the chain (blur, masked moments) go through the same kernel interface.
+//! Quantifying a measured reconstruction (docs/METHOD.md §4.4): the background from a band around
+//! the particle, the particle mask (Otsu threshold, largest 6-connected component, holes filled),
+//! the analysis mask (that particle, optionally eroded), the spread inside it, and the composition
+//! map that starts a simulation. These run once per file on the host, on the CPU reference kernels
+//! whatever the run's device: a measured reconstruction is then quantified the same on every
+//! machine. The statistics they share with the chain (blur, masked moments) go through the same
+//! kernel interface.
 
 use anyhow::{Context, Result, bail, ensure};
 use ndarray::Array3;
@@ -21,8 +21,8 @@ const OTSU_BINS: usize = 256;
 const BAND_INNER_VOXELS: usize = 3;
 const BAND_OUTER_VOXELS: usize = 6;
 
-/// The surface sits where the intensity has fallen to this fraction of the intensity just inside it:
-/// a blurred edge crosses half height at the true surface, whereas the Otsu cut of a core-shell
+/// The surface sits where the intensity has fallen to this fraction of the intensity just inside
+/// it: a blurred edge crosses half height at the true surface, whereas the Otsu cut of a core-shell
 /// particle lies higher and loses whole surface layers (−20% of the volume for NC1 at 2 nm).
 const HALF_HEIGHT: f64 = 0.5;
 /// "Just inside": this many voxels in from the surface, past the blurred edge (a blur of one voxel
@@ -58,7 +58,7 @@ pub struct Segmentation {
 pub struct Measured {
     /// S = CV inside the analysis mask.
     pub spread: f64,
-    /// CV on the analysis mask's central slice (DESIGN.md §4.5).
+    /// CV on the analysis mask's central slice (docs/METHOD.md §4.5).
     pub slice_spread: f64,
     /// Voxels in this reconstruction's own segmentation (a change over time shows reshaping).
     pub mask_voxels: usize,
@@ -115,8 +115,8 @@ pub fn otsu_threshold(values: &[f32]) -> Result<f64> {
 
 /// The fixed point of t = ½·median{v in the layer [`SURFACE_LAYER_DEPTH`] voxels inside {v > t}},
 /// from the Otsu threshold: the level where the particle's blurred edge crosses half the intensity
-/// just inside its surface. That intensity is the Ag shell's before heating and the alloy's after, so
-/// the surface stays put while the particle alloys.
+/// just inside its surface. That intensity is the Ag shell's before heating and the alloy's after,
+/// so the surface stays put while the particle alloys.
 fn half_height_threshold(values: &[f32], shape: [usize; 3], otsu: f64) -> f64 {
     let mut threshold = otsu;
     for _ in 0..HALF_HEIGHT_ITERATIONS {
@@ -258,7 +258,7 @@ fn half_height_cut(volume: &Volume, shape: [usize; 3], background: f64) -> Resul
     Ok((corrected, threshold))
 }
 
-/// Segments the particle in a reconstruction (DESIGN.md §4.4).
+/// Segments the particle in a reconstruction (docs/METHOD.md §4.4).
 pub fn segment(volume: &Volume) -> Result<Segmentation> {
     segment_at_level(volume, 1.0)
 }
@@ -271,9 +271,9 @@ pub fn segment_at_level(volume: &Volume, level: f64) -> Result<Segmentation> {
         bail!("the reconstruction holds a non-finite value ({bad}); it cannot be segmented");
     }
     // The band lies outside a first, rough mask. Before heating Otsu's cut can separate the bright
-    // core from the shell rather than the particle from the vacuum, and a band outside the core lies
-    // in a thin shell (NR2 at 0.5 nm: background 0.16 of the Ag level, 2% of the particle lost). So
-    // the band is measured again outside the particle found with the first estimate.
+    // core from the shell rather than the particle from the vacuum, and a band outside the core
+    // lies in a thin shell (NR2 at 0.5 nm: background 0.16 of the Ag level, 2% of the particle
+    // lost). So the band is measured again outside the particle found with the first estimate.
     let otsu_cut = otsu_threshold(values)? as f32;
     let rough: Vec<bool> = values.iter().map(|&v| v > otsu_cut).collect();
     let first = band_background(values, shape, &rough)?;
@@ -332,10 +332,10 @@ fn subtract_background(volume: &Volume, background: f64) -> Vec<f32> {
 
 /// Moments of `volume − background` (the segmentation's background) inside `analysis` and on its
 /// central slice. `analysis` is the mask the simulation measures its spreads in, the same for every
-/// time point: experiment and simulation then follow one rule (DESIGN.md §4.3). A mask segmented
-/// afresh at each time would not: as Au reaches the surface the segmentation takes in more of the
-/// blurred edge (NR1 at 0.5 nm: +1.8% voxels by 600 s), whose low values raise the spread, and the
-/// measured α then stops short of 1 while the simulated one does not.
+/// time point: experiment and simulation then follow one rule (docs/METHOD.md §4.3). A mask
+/// segmented afresh at each time would not: as Au reaches the surface the segmentation takes in
+/// more of the blurred edge (NR1 at 0.5 nm: +1.8% voxels by 600 s), whose low values raise the
+/// spread, and the measured α then stops short of 1 while the simulated one does not.
 pub fn measure(
     volume: &Volume,
     segmentation: &Segmentation,
@@ -357,9 +357,9 @@ pub fn measure(
     })
 }
 
-/// The Au fraction per voxel (DESIGN.md §4.4): I is affine in c; I_Ag comes from the mean intensity
-/// inside the mask and the known mean composition, c = (I/I_Ag − 1)/(r − 1), clipped to [0, 1].
-/// 0 outside the mask.
+/// The Au fraction per voxel (docs/METHOD.md §4.4): I is affine in c; I_Ag comes from the mean
+/// intensity inside the mask and the known mean composition, c = (I/I_Ag − 1)/(r − 1), clipped to
+/// [0, 1]. 0 outside the mask.
 pub fn composition_map(
     volume: &Volume,
     mask: &Mask,

@@ -1,6 +1,6 @@
 //! Tilt angles in degrees: from a text file with one angle per line (IMOD `.tlt` / `.rawtlt`; blank
-//! lines and `#` comments are skipped) or from a command-line spec, either a range `start:stop:step`
-//! (both ends included) or a comma-separated list.
+//! lines and `#` comments are skipped) or from a command-line spec, either a range
+//! `start:stop:step` (both ends included) or a comma-separated list.
 
 use std::path::Path;
 
@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 /// range spec or file can make alloyfit allocate.
 const MAX_ANGLES: usize = 100_000;
 
-/// The default tilt series of DESIGN.md §2: −70° to +70° in 2° steps (71 projections).
+/// The default tilt series of docs/METHOD.md §2: −70° to +70° in 2° steps (71 projections).
 pub fn default_tilts_deg() -> Vec<f64> {
     (0..=70).map(|n| -70.0 + 2.0 * f64::from(n)).collect()
 }

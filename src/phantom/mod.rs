@@ -1,5 +1,5 @@
-//! Synthetic core-shell particles (DESIGN.md §5): the paper's named particles and custom ones built
-//! from [`Shape`]s, voxelised with 3×3×3 supersampling into an Au-fraction volume and a mask.
+//! Synthetic core-shell particles (docs/METHOD.md §5): the paper's named particles and custom ones
+//! built from [`Shape`]s, voxelised with 3×3×3 supersampling into an Au-fraction volume and a mask.
 //!
 //! The grid is square in each k-slice and padded so that the particle, and a margin of
 //! `pad_voxels` around it, lies inside every tilted view of a ±90° tilt series (the detector covers
@@ -114,7 +114,8 @@ pub fn named_particles() -> Vec<Particle> {
             0.22,
         ));
     }
-    // The paper gives only the dimensions and the volume; the Au fraction target is the analytic one.
+    // The paper gives only the dimensions and the volume; the Au fraction target is the analytic
+    // one.
     let (shell, core) = (spherocylinder(24.84, 10.35), spherocylinder(22.53, 8.04));
     particles.push(particle(
         "small-rod",
@@ -182,7 +183,7 @@ pub struct Phantom {
 pub struct Achieved {
     /// Mask voxels × voxel volume, nm³.
     pub volume_nm3: f64,
-    /// Mean composition over the mask (at.% = vol%, DESIGN.md §5).
+    /// Mean composition over the mask (at.% = vol%, docs/METHOD.md §5).
     pub au_fraction: f64,
 }
 
@@ -203,7 +204,7 @@ const SUBSAMPLE_OFFSETS: [f64; 3] = [-1.0 / 3.0, 0.0, 1.0 / 3.0];
 const MASK_MIN_SUBSAMPLES: u32 = 14;
 
 /// Physical coordinate (nm) of the centre of index `n` on an axis of `len` voxels, centred on 0.
-/// For the i axis (rows) this is reversed, row 0 at +y, as in DESIGN.md §2.
+/// For the i axis (rows) this is reversed, row 0 at +y, as in docs/METHOD.md §2.
 fn centre_nm(n: usize, len: usize, voxel_nm: f64) -> f64 {
     (n as f64 + 0.5 - len as f64 / 2.0) * voxel_nm
 }
@@ -340,8 +341,8 @@ pub fn voxelize(particle: &Particle, options: &PhantomOptions) -> Result<Phantom
     })
 }
 
-/// The largest in-plane distance (nm) from the tilt axis to any corner of a mask voxel: the particle
-/// stays on the detector at every tilt angle while this is at most half the slice width.
+/// The largest in-plane distance (nm) from the tilt axis to any corner of a mask voxel: the
+/// particle stays on the detector at every tilt angle while this is at most half the slice width.
 pub fn max_in_plane_radius_nm(mask: &Mask) -> f64 {
     let [_, n_i, n_j] = mask.shape();
     let h = mask.voxel_nm();

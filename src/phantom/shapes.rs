@@ -1,6 +1,6 @@
-//! The solid shapes the paper's particles are built from (DESIGN.md §5), centred at the origin with
-//! their long axis along z. Lengths in nm. Each shape answers "is this point inside", its analytic
-//! volume, and its half-extents, and can be written as and parsed from a spec such as
+//! The solid shapes the paper's particles are built from (docs/METHOD.md §5), centred at the origin
+//! with their long axis along z. Lengths in nm. Each shape answers "is this point inside", its
+//! analytic volume, and its half-extents, and can be written as and parsed from a spec such as
 //! `spherocylinder:length=48.07,diameter=20.90`.
 
 use std::f64::consts::PI;
@@ -107,7 +107,8 @@ impl Shape {
                 PI * r * r * (length - diameter) + 4.0 / 3.0 * PI * r.powi(3)
             }
             Shape::TruncatedOctahedron { size, truncation } => {
-                // Each of the six vertex pyramids beyond |x_i| = truncation has volume (2/3)(a − t)³.
+                // Each of the six vertex pyramids beyond |x_i| = truncation has volume (2/3)(a −
+                // t)³.
                 let cut = (size - truncation).max(0.0);
                 4.0 / 3.0 * size.powi(3) - 6.0 * 2.0 / 3.0 * cut.powi(3)
             }

@@ -1,14 +1,15 @@
-//! Tilt-series geometry and projection (DESIGN.md §2, §4.3).
+//! Tilt-series geometry and projection (docs/METHOD.md §2, §4.3).
 //!
 //! Conventions follow the ASTRA Toolbox 2D `parallel` geometry, so data moves between the two tools
-//! unchanged. Each k-slice (the tilt axis runs along k) is an independent 2D problem. Pixel (i, j) of
-//! an n_i × n_j slice has its centre at x = j + ½ − n_j/2, y = n_i/2 − i − ½ (row 0 at +y), in voxels.
-//! A point (x, y) projects at tilt θ to the detector coordinate u = x·cosθ + y·sinθ, and detector pixel
-//! m has its centre at u = (m + ½ − n_det/2)·pitch. Projections are line integrals in voxel lengths.
-//! A tilt series is `[angle][k][m]`: one projection image per angle, its rows along the tilt axis.
+//! unchanged. Each k-slice (the tilt axis runs along k) is an independent 2D problem. Pixel (i, j)
+//! of an n_i × n_j slice has its centre at x = j + ½ − n_j/2, y = n_i/2 − i − ½ (row 0 at +y), in
+//! voxels. A point (x, y) projects at tilt θ to the detector coordinate u = x·cosθ + y·sinθ, and
+//! detector pixel m has its centre at u = (m + ½ − n_det/2)·pitch. Projections are line integrals
+//! in voxel lengths. A tilt series is `[angle][k][m]`: one projection image per angle, its rows
+//! along the tilt axis.
 //!
-//! The forward projector is Joseph's (ray-driven, linear interpolation across the dominant axis). The
-//! back projector is its exact transpose, so ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ to rounding.
+//! The forward projector is Joseph's (ray-driven, linear interpolation across the dominant axis).
+//! The back projector is its exact transpose, so ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ to rounding.
 
 pub mod noise;
 pub mod sirt;

@@ -1,7 +1,7 @@
-//! Poisson noise on projection counts (DESIGN.md §4.3, step 4): y ~ Poisson(λ·p), p̃ = y/λ, with λ
-//! the dose in counts per unit projected intensity. Each projection image draws from its own ChaCha8
-//! stream of the run's seed, so the noise depends only on (seed, angle index, pixel): the same on
-//! every machine and with any number of threads.
+//! Poisson noise on projection counts (docs/METHOD.md §4.3, step 4): y ~ Poisson(λ·p), p̃ = y/λ,
+//! with λ the dose in counts per unit projected intensity. Each projection image draws from its own
+//! ChaCha8 stream of the run's seed, so the noise depends only on (seed, angle index, pixel): the
+//! same on every machine and with any number of threads.
 
 use anyhow::{Result, bail, ensure};
 use ndarray::Axis;
@@ -43,8 +43,8 @@ pub fn add_poisson_noise(series: &mut TiltSeries, dose: f64, seed: u64) -> Resul
         })
 }
 
-/// A standard-normal field of `shape` `[angle, k, m]`, one ChaCha8 stream per projection image as in
-/// [`add_poisson_noise`]: the fixed z of the smooth noise mode.
+/// A standard-normal field of `shape` `[angle, k, m]`, one ChaCha8 stream per projection image as
+/// in [`add_poisson_noise`]: the fixed z of the smooth noise mode.
 pub fn standard_normal_field(shape: [usize; 3], seed: u64) -> Vec<f32> {
     let image_len = shape[1] * shape[2];
     let mut field = vec![0.0f32; shape[0] * image_len];

@@ -1,7 +1,7 @@
-//! SIRT as the ASTRA Toolbox defines it (DESIGN.md §4.3): x ← clamp(x + λ·C ⊙ Aᵀ(R ⊙ (p − A x))),
-//! R = 1/(A·1), C = 1/(Aᵀ·1) (0 where a sum is below 1e-6), x₀ = 0, a fixed number of iterations.
-//! The iteration is written once over [`Kernels`]; on the GPU every buffer stays on the device
-//! for the whole run and only the residual norms (on request) and the result come back.
+//! SIRT as the ASTRA Toolbox defines it (docs/METHOD.md §4.3): x ← clamp(x + λ·C ⊙ Aᵀ(R ⊙ (p − A
+//! x))), R = 1/(A·1), C = 1/(Aᵀ·1) (0 where a sum is below 1e-6), x₀ = 0, a fixed number of
+//! iterations. The iteration is written once over [`Kernels`]; on the GPU every buffer stays on the
+//! device for the whole run and only the residual norms (on request) and the result come back.
 
 use anyhow::{Result, bail, ensure};
 use ndarray::Array3;
