@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use alloyfit::backend::DeviceChoice;
 use alloyfit::backend::DeviceRequest;
-use alloyfit::backend::cpu::diffusion::{diffusion_step, diffusion_two_steps};
+use alloyfit::backend::fast::diffusion::{diffusion_step, diffusion_two_steps};
 use alloyfit::backend::gpu::GpuContext;
 use alloyfit::backend::{GpuKernels, Kernels};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -271,7 +271,8 @@ fn same_bits(a: &[f32], b: &[f32]) -> bool {
 /// the grid), with plane counts below, at and above its 16-plane task runs.
 #[test]
 fn two_steps_per_sweep_equal_two_single_steps_bit_for_bit() {
-    use alloyfit::backend::cpu::diffusion::{OUTSIDE, diffusion_step, diffusion_two_steps};
+    use alloyfit::backend::OUTSIDE;
+    use alloyfit::backend::fast::diffusion::{diffusion_step, diffusion_two_steps};
     for n_k in [1, 2, 5, 16, 17, 33] {
         let shape = [n_k, 11, 13];
         let field: Vec<f32> = (0..n_k * 11 * 13)
@@ -301,7 +302,7 @@ fn two_steps_per_sweep_equal_two_single_steps_bit_for_bit() {
 /// the same as 3 single steps, with the result left in the state.
 #[test]
 fn many_steps_on_a_large_field_equal_single_steps() {
-    use alloyfit::backend::cpu::diffusion::{
+    use alloyfit::backend::fast::diffusion::{
         FUSED_SWEEP_MIN_VOXELS, diffusion_step, diffusion_steps,
     };
     let shape = [FUSED_SWEEP_MIN_VOXELS / (128 * 128) + 1, 128, 128];

@@ -1,23 +1,23 @@
 //! The one kernel interface (docs/ARCHITECTURE.md): every kernel the orchestration uses (diffusion
 //! steps, copies, the imaging chain, projections, SIRT, noise, moments) is a method of [`Kernels`].
-//! [`CpuKernels`] runs the reference functions of [`super::cpu`] on host vectors as they are
-//! called; [`GpuKernels`] records the shaders into a command encoder that the caller owns and
+//! [`CpuKernels`] runs the reference functions of [`super::cpu`], or their fast versions in
+//! [`super::fast`] where those exist, on host vectors as they are called; [`GpuKernels`] records the shaders into a command encoder that the caller owns and
 //! submits, so a whole SIRT run or a batch of diffusion steps goes to the device in one submit.
 //! Reading a result back takes the encoder by value: pending work always runs before the read.
 
 use anyhow::{Result, ensure};
 
 use super::Moments;
-use super::cpu::back_project::back_project;
 use super::cpu::blur::{BlurParams, blur_pass};
-use super::cpu::diffusion::{diffusion_step, diffusion_steps};
-use super::cpu::forward_project::forward_project;
 use super::cpu::intensity::{IntensityParams, intensity};
 use super::cpu::masked_moments::masked_moments;
 use super::cpu::projector::{ProjectorParams, Ray};
 use super::cpu::sirt_residual::sirt_residual;
 use super::cpu::sirt_update::{SirtUpdateParams, sirt_update};
 use super::cpu::smooth_noise::{SmoothNoiseParams, smooth_noise};
+use super::fast::back_project::back_project;
+use super::fast::diffusion::{diffusion_step, diffusion_steps};
+use super::fast::forward_project::forward_project;
 use super::gpu::{GpuContext, GpuEncoder, GpuGeometry, GpuMask, GpuVolume};
 
 /// The kernels, on buffers kept where the backend keeps them.
@@ -157,7 +157,8 @@ pub fn blur<K: Kernels>(
     }
 }
 
-/// The CPU reference kernels: each call runs at once, so the encoder carries nothing.
+/// The CPU kernels (the fast projectors and diffusion steps, the reference twins for the rest):
+/// each call runs at once, so the encoder carries nothing.
 pub struct CpuKernels;
 
 /// A tilt geometry on the host.

@@ -1,10 +1,12 @@
 //! The heavy kernels behind one interface, [`Kernels`], with two implementations
-//! (docs/ARCHITECTURE.md): [`cpu`], the readable reference, and [`gpu`], wgpu + WGSL with the data
-//! kept on the device. This module owns the choice between them (`--device auto|gpu|cpu`,
+//! (docs/ARCHITECTURE.md): the CPU's, [`cpu`] (the readable reference, a twin per shader) with
+//! [`fast`] (vectorised and fused versions of the hottest twins), and [`gpu`], wgpu + WGSL with the
+//! data kept on the device. This module owns the choice between them (`--device auto|gpu|cpu`,
 //! `--adapter`), the dispatch of work written over [`Kernels`] ([`Backend::dispatch`]), and the
 //! small results that cross between host and device. Nothing outside it names a backend's kernels.
 
 pub mod cpu;
+pub mod fast;
 pub mod gpu;
 pub mod kernels;
 

@@ -1,79 +1,51 @@
-//! CPU twin of `shaders/back_project.wgsl`: the exact transpose of the forward projector.
-//!
-//! The one twin that does not mirror its shader's loop. On the GPU many invocations would add into
-//! the same voxel, so the shader gathers: each voxel searches every angle for the pixels that
-//! touch it. On the CPU one thread owns a block of [`LANES`] slices, so this walks the forward
-//! projector's own rays (angle, pixel m, step n) and adds each weight into the block: no atomics,
-//! the very same weights (1 − w and w at floor(t) and floor(t) + 1), and about the cost of a
-//! forward projection instead of eight times it. A voxel receives its terms in the order (angle,
-//! m), whatever the block size. tests/projector.rs checks both against the forward projector and
-//! against each other.
+//! CPU twin of `shaders/back_project.wgsl`: back projection, the exact transpose of the forward
+//! projector. One voxel (j, i, k) at a time gathers, for every angle, the few detector pixels whose
+//! rays touch it, with the forward projector's own interpolation weights; rayon over rows of voxels.
 
 use rayon::prelude::*;
 
-use super::projector::{LANES, Lanes, ProjectorParams, Ray, SliceBlock, detector_u, walk_ray};
-use super::{Vectorised, run_vectorised};
+use super::projector::{ProjectorParams, Ray, detector_u, ray_coordinate};
+
+/// The weight of the voxel at `index` across the ray at coordinate `t`: 1 − w at floor(t), w at
+/// floor(t) + 1, 0 elsewhere.
+fn joseph_weight(t: f32, index: f32) -> f32 {
+    let lower = t.floor();
+    let w = t - lower;
+    (if lower == index { 1.0 - w } else { 0.0 }) + (if lower + 1.0 == index { w } else { 0.0 })
+}
 
 /// `volume[k][i][j]` = Σ over angles and pixels of weight · `series[a][k][m]` (Aᵀ applied).
 pub fn back_project(series: &[f32], rays: &[Ray], p: &ProjectorParams, volume: &mut [f32]) {
-    let slice_len = (p.n_i * p.n_j) as usize;
+    let (n_k, n_i, n_det) = (p.n_k as usize, p.n_i as usize, p.n_det as usize);
     volume
-        .par_chunks_mut(LANES * slice_len)
+        .par_chunks_mut(p.n_j as usize)
         .enumerate()
-        .for_each(|(index, slices)| {
-            let mut block = SliceBlock::zeros(index * LANES, p);
-            run_vectorised(BackProjectBlock {
-                series,
-                rays,
-                p,
-                block: &mut block,
-            });
-            block.scatter(slices, p);
-        });
-}
-
-/// Adds Aᵀ `series` into one block.
-struct BackProjectBlock<'a> {
-    series: &'a [f32],
-    rays: &'a [Ray],
-    p: &'a ProjectorParams,
-    block: &'a mut SliceBlock,
-}
-
-impl Vectorised for BackProjectBlock<'_> {
-    #[inline(always)]
-    fn run(self) {
-        let BackProjectBlock {
-            series,
-            rays,
-            p,
-            block,
-        } = self;
-        let n_det = p.n_det as usize;
-        let lanes_used = block.lanes_used(p.n_k);
-        let mut values: Vec<Lanes> = vec![[0.0; LANES]; n_det];
-        for (a, ray) in rays.iter().enumerate() {
-            for lane in 0..lanes_used {
-                let start = (a * p.n_k as usize + block.first_k() + lane) * n_det;
-                for (value, &sample) in values.iter_mut().zip(&series[start..start + n_det]) {
-                    value[lane] = sample * ray.step_length;
+        .for_each(|(row_index, voxels)| {
+            let (k, i) = (row_index / n_i, row_index % n_i);
+            for (j, voxel) in voxels.iter_mut().enumerate() {
+                let mut sum = 0.0;
+                for (a, ray) in rays.iter().enumerate() {
+                    let (n, index) = if ray.steps_rows == 1 { (i, j) } else { (j, i) };
+                    // Pixels whose ray passes within one voxel of this one, along the stepped row
+                    // or column: a window 2 · pixels_per_voxel wide; flooring its start keeps every
+                    // one despite rounding, and the weights decide exactly.
+                    let x = j as f32 + 0.5 - p.n_j as f32 / 2.0;
+                    let y = p.n_i as f32 / 2.0 - i as f32 - 0.5;
+                    let centre = (x * ray.cos + y * ray.sin) / p.pitch - 0.5 + n_det as f32 / 2.0;
+                    let first = (centre - ray.pixels_per_voxel).floor() as i32;
+                    let count = (2.0 * ray.pixels_per_voxel).ceil() as i32 + 1;
+                    let mut along = 0.0;
+                    for m in first..first + count {
+                        if m < 0 || m >= n_det as i32 {
+                            continue;
+                        }
+                        let t = ray_coordinate(ray, detector_u(m as u32, p), n as u32, p);
+                        along += joseph_weight(t, index as f32)
+                            * series[(a * n_k + k) * n_det + m as usize];
+                    }
+                    sum += along * ray.step_length;
                 }
+                *voxel = sum;
             }
-            let entries = block.entries_mut();
-            for (m, y) in values.iter().enumerate() {
-                let y = *y;
-                walk_ray(ray, detector_u(m as u32, p), p, |lower, upper, w| {
-                    entries[lower] = add_scaled(entries[lower], 1.0 - w, y);
-                    entries[upper] = add_scaled(entries[upper], w, y);
-                });
-            }
-        }
-    }
-}
-
-/// `entry + weight · y`, lane by lane. Whole arrays in and out, so that the compiler sees one vector
-/// operation rather than eight stores through a reference.
-#[inline(always)]
-fn add_scaled(entry: Lanes, weight: f32, y: Lanes) -> Lanes {
-    std::array::from_fn(|lane| entry[lane] + weight * y[lane])
+        });
 }

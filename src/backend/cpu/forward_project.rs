@@ -1,65 +1,43 @@
 //! CPU twin of `shaders/forward_project.wgsl`: Joseph forward projection, one detector pixel
-//! (m, angle) at a time for a block of [`LANES`] slices, rayon over projection images.
+//! (m, k, angle) at a time, stepping through the rows (or columns) of slice k and interpolating
+//! linearly between the two voxels around the ray; rayon over the rows of the tilt series.
 
 use rayon::prelude::*;
 
-use super::projector::{LANES, ProjectorParams, Ray, SliceBlock, detector_u, walk_ray};
-use super::{Vectorised, run_vectorised};
+use super::projector::{ProjectorParams, Ray, detector_u, ray_coordinate};
 
 /// `series[a][k][m]` = the line integral (in voxel lengths) of slice k along ray (a, m).
 pub fn forward_project(volume: &[f32], rays: &[Ray], p: &ProjectorParams, series: &mut [f32]) {
-    let blocks: Vec<SliceBlock> = volume
-        .par_chunks(LANES * (p.n_i * p.n_j) as usize)
-        .enumerate()
-        .map(|(index, slices)| SliceBlock::gather(slices, index * LANES, p))
-        .collect();
-    let image = (p.n_k * p.n_det) as usize;
-    series
-        .par_chunks_mut(image)
-        .zip(rays)
-        .for_each(|(projection, ray)| {
-            run_vectorised(ProjectImage {
-                blocks: &blocks,
-                ray,
-                p,
-                projection,
-            });
-        });
-}
-
-/// One projection image (`[k][m]`) of every block.
-struct ProjectImage<'a> {
-    blocks: &'a [SliceBlock],
-    ray: &'a Ray,
-    p: &'a ProjectorParams,
-    projection: &'a mut [f32],
-}
-
-impl Vectorised for ProjectImage<'_> {
-    #[inline(always)]
-    fn run(self) {
-        let ProjectImage {
-            blocks,
-            ray,
-            p,
-            projection,
-        } = self;
-        let n_det = p.n_det as usize;
-        for block in blocks {
-            let entries = block.entries();
-            for m in 0..p.n_det {
-                let mut sum = [0.0; LANES];
-                walk_ray(ray, detector_u(m, p), p, |lower, upper, w| {
-                    let (lower, upper) = (&entries[lower], &entries[upper]);
-                    for lane in 0..LANES {
-                        sum[lane] += (1.0 - w) * lower[lane] + w * upper[lane];
-                    }
-                });
-                for (lane, &sum) in sum.iter().take(block.lanes_used(p.n_k)).enumerate() {
-                    projection[(block.first_k() + lane) * n_det + m as usize] =
-                        sum * ray.step_length;
-                }
-            }
+    let (n_k, n_i, n_j) = (p.n_k as usize, p.n_i as usize, p.n_j as usize);
+    // The voxel at (row, column) of slice k, zero outside the slice.
+    let voxel = |k: usize, row: i32, column: i32| -> f32 {
+        if row < 0 || column < 0 || row >= n_i as i32 || column >= n_j as i32 {
+            return 0.0;
         }
-    }
+        volume[(k * n_i + row as usize) * n_j + column as usize]
+    };
+    series
+        .par_chunks_mut(p.n_det as usize)
+        .enumerate()
+        .for_each(|(image_row, pixels)| {
+            let (a, k) = (image_row / n_k, image_row % n_k);
+            let ray = &rays[a];
+            for (m, pixel) in pixels.iter_mut().enumerate() {
+                let u = detector_u(m as u32, p);
+                let steps = if ray.steps_rows == 1 { p.n_i } else { p.n_j };
+                let mut sum = 0.0;
+                for n in 0..steps {
+                    let t = ray_coordinate(ray, u, n, p);
+                    let lower = t.floor();
+                    let w = t - lower;
+                    let l = lower as i32;
+                    if ray.steps_rows == 1 {
+                        sum += (1.0 - w) * voxel(k, n as i32, l) + w * voxel(k, n as i32, l + 1);
+                    } else {
+                        sum += (1.0 - w) * voxel(k, l, n as i32) + w * voxel(k, l + 1, n as i32);
+                    }
+                }
+                *pixel = sum * ray.step_length;
+            }
+        });
 }
