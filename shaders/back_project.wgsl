@@ -1,7 +1,7 @@
 // Back projection, the exact transpose of forward_project.wgsl. One invocation per voxel (j, i, k)
 // gathers, for every angle, the few detector pixels whose rays touch it, with the forward
 // projector's own interpolation weights; no atomics (CPU twin: src/backend/cpu/back_project.rs).
-// Structs and helpers: shared/projector.wgsl.
+// Structs and helpers: shared/grid.wgsl, shared/projector.wgsl.
 
 @group(0) @binding(0) var<storage, read> series: array<f32>;
 @group(0) @binding(1) var<storage, read> rays: array<Ray>;
@@ -19,7 +19,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = id.x;
     let i = id.y;
     let k = id.z;
-    if j >= params.n_j {
+    if j >= params.grid.n_j {
         return;
     }
     var sum = 0.0;
@@ -30,8 +30,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         // Pixels whose ray passes within one voxel of this one, along the stepped row or column:
         // a window 2 * pixels_per_voxel wide; flooring its start keeps every one despite
         // rounding, and the weights decide exactly.
-        let x = f32(j) + 0.5 - f32(params.n_j) / 2.0;
-        let y = f32(params.n_i) / 2.0 - f32(i) - 0.5;
+        let x = f32(j) + 0.5 - f32(params.grid.n_j) / 2.0;
+        let y = f32(params.grid.n_i) / 2.0 - f32(i) - 0.5;
         let centre = (x * ray.cos + y * ray.sin) / params.pitch - 0.5 + f32(params.n_det) / 2.0;
         let first = i32(floor(centre - ray.pixels_per_voxel));
         let count = i32(ceil(2.0 * ray.pixels_per_voxel)) + 1;
@@ -41,9 +41,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
                 continue;
             }
             let t = ray_coordinate(ray, detector_u(u32(m)), n);
-            along += joseph_weight(t, f32(index)) * series[(a * params.n_k + k) * params.n_det + u32(m)];
+            along += joseph_weight(t, f32(index)) * series[(a * params.grid.n_k + k) * params.n_det + u32(m)];
         }
         sum += along * ray.step_length;
     }
-    volume[(k * params.n_i + i) * params.n_j + j] = sum;
+    volume[voxel_index(params.grid, k, i, j)] = sum;
 }

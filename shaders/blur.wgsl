@@ -3,15 +3,12 @@
 // 3D blur. One invocation per voxel (CPU twin: src/backend/cpu/blur.rs).
 
 struct Params {
-    n_k: u32,
-    n_i: u32,
-    n_j: u32,
+    grid: Grid,
     // 0 = k, 1 = i, 2 = j.
     axis: u32,
     radius: u32,
     padding0: u32,
     padding1: u32,
-    padding2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> input: array<f32>;
@@ -24,21 +21,21 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = id.x;
     let i = id.y;
     let k = id.z;
-    if j >= params.n_j {
+    if j >= params.grid.n_j {
         return;
     }
-    let n = (k * params.n_i + i) * params.n_j + j;
+    let n = voxel_index(params.grid, k, i, j);
     var position = j;
-    var length = params.n_j;
+    var length = params.grid.n_j;
     var stride = 1u;
     if params.axis == 0u {
         position = k;
-        length = params.n_k;
-        stride = params.n_i * params.n_j;
+        length = params.grid.n_k;
+        stride = params.grid.n_i * params.grid.n_j;
     } else if params.axis == 1u {
         position = i;
-        length = params.n_i;
-        stride = params.n_j;
+        length = params.grid.n_i;
+        stride = params.grid.n_j;
     }
     let radius = i32(params.radius);
     var sum = 0.0;

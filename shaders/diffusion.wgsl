@@ -7,10 +7,11 @@
 // inside values in [0, 1] for beta <= 1/6, so they never collide with the marker.
 
 struct Params {
-    n_k: u32,
-    n_i: u32,
-    n_j: u32,
+    grid: Grid,
     beta: f32,
+    padding0: u32,
+    padding1: u32,
+    padding2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> field_in: array<f32>;
@@ -27,11 +28,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = id.x;
     let i = id.y;
     let k = id.z;
-    if j >= params.n_j {
+    if j >= params.grid.n_j {
         return;
     }
-    let row = params.n_j;
-    let plane = params.n_i * params.n_j;
+    let row = params.grid.n_j;
+    let plane = params.grid.n_i * params.grid.n_j;
     let n = k * plane + i * row + j;
     let c = field_in[n];
     if c < 0.0 {
@@ -40,10 +41,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     var sum = 0.0;
     if k > 0u { sum += flux(field_in[n - plane], c); }
-    if k + 1u < params.n_k { sum += flux(field_in[n + plane], c); }
+    if k + 1u < params.grid.n_k { sum += flux(field_in[n + plane], c); }
     if i > 0u { sum += flux(field_in[n - row], c); }
-    if i + 1u < params.n_i { sum += flux(field_in[n + row], c); }
+    if i + 1u < params.grid.n_i { sum += flux(field_in[n + row], c); }
     if j > 0u { sum += flux(field_in[n - 1u], c); }
-    if j + 1u < params.n_j { sum += flux(field_in[n + 1u], c); }
+    if j + 1u < params.grid.n_j { sum += flux(field_in[n + 1u], c); }
     field_out[n] = c + params.beta * sum;
 }

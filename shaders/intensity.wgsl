@@ -4,9 +4,7 @@
 // src/backend/cpu/intensity.rs).
 
 struct Params {
-    n_k: u32,
-    n_i: u32,
-    n_j: u32,
+    grid: Grid,
     // r − 1, with r = I_Au / I_Ag.
     contrast_minus_one: f32,
     // Where the crop starts in the full grid, and its shape.
@@ -16,8 +14,7 @@ struct Params {
     crop_k: u32,
     crop_i: u32,
     crop_j: u32,
-    padding0: u32,
-    padding1: u32,
+    padding: u32,
 }
 
 @group(0) @binding(0) var<storage, read> field: array<f32>;
@@ -29,10 +26,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = id.x;
     let i = id.y;
     let k = id.z;
-    if j >= params.n_j {
+    if j >= params.grid.n_j {
         return;
     }
-    let n = (k * params.n_i + i) * params.n_j + j;
+    let n = voxel_index(params.grid, k, i, j);
     // Unsigned wrap-around turns a position before the crop into a huge one, outside it too.
     let ck = k - params.k0;
     let ci = i - params.i0;

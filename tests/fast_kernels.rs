@@ -6,7 +6,7 @@
 
 use alloyfit::backend::cpu;
 use alloyfit::backend::fast;
-use alloyfit::backend::{OUTSIDE, ProjectorParams, Ray};
+use alloyfit::backend::{Grid, OUTSIDE, ProjectorParams, Ray};
 use alloyfit::io::tilts::default_tilts_deg;
 
 /// Values in [−1, 1) from a fixed linear congruential stream.
@@ -70,13 +70,11 @@ fn geometries() -> Vec<(ProjectorParams, Vec<Ray>)> {
     for angles in angles {
         for (n_det, pitch) in [(26, 1.0), (34, 0.85)] {
             let params = ProjectorParams {
-                n_k: 11,
-                n_i: 20,
-                n_j: 26,
+                grid: Grid::new([11, 20, 26]),
                 n_det,
                 n_angles: angles.len() as u32,
                 pitch,
-                padding: [0; 2],
+                padding: 0,
             };
             let rays = angles
                 .iter()
@@ -91,8 +89,8 @@ fn geometries() -> Vec<(ProjectorParams, Vec<Ray>)> {
 #[test]
 fn the_fast_forward_projector_is_the_twin_bit_for_bit() {
     for (p, rays) in geometries() {
-        let volume = noise((p.n_k * p.n_i * p.n_j) as usize, 3);
-        let len = (p.n_angles * p.n_k * p.n_det) as usize;
+        let volume = noise((p.grid.n_k * p.grid.n_i * p.grid.n_j) as usize, 3);
+        let len = (p.n_angles * p.grid.n_k * p.n_det) as usize;
         let (mut twin, mut quick) = (vec![0.0; len], vec![0.0; len]);
         cpu::forward_project::forward_project(&volume, &rays, &p, &mut twin);
         fast::forward_project::forward_project(&volume, &rays, &p, &mut quick);
@@ -111,8 +109,8 @@ fn the_fast_forward_projector_is_the_twin_bit_for_bit() {
 #[test]
 fn the_fast_back_projector_matches_the_twin() {
     for (p, rays) in geometries() {
-        let series = noise((p.n_angles * p.n_k * p.n_det) as usize, 4);
-        let len = (p.n_k * p.n_i * p.n_j) as usize;
+        let series = noise((p.n_angles * p.grid.n_k * p.n_det) as usize, 4);
+        let len = (p.grid.n_k * p.grid.n_i * p.grid.n_j) as usize;
         let (mut twin, mut quick) = (vec![0.0; len], vec![0.0; len]);
         cpu::back_project::back_project(&series, &rays, &p, &mut twin);
         fast::back_project::back_project(&series, &rays, &p, &mut quick);

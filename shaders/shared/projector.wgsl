@@ -1,5 +1,5 @@
-// Shared by forward_project.wgsl and back_project.wgsl (prepended to each when loaded): the ray and
-// geometry uniforms and the Joseph interpolation coordinate, the same operations as
+// Shared by forward_project.wgsl and back_project.wgsl (prepended to each when loaded, after
+// grid.wgsl): the ray and geometry uniforms and the Joseph interpolation coordinate, the same operations as
 // src/backend/cpu/projector.rs, so both projectors compute identical weights.
 
 struct Ray {
@@ -14,13 +14,11 @@ struct Ray {
 }
 
 struct Params {
-    n_k: u32,
-    n_i: u32,
-    n_j: u32,
+    grid: Grid,
     n_det: u32,
     n_angles: u32,
     pitch: f32,
-    padding: vec2<u32>,
+    padding: u32,
 }
 
 fn detector_u(m: u32) -> f32 {
@@ -29,9 +27,9 @@ fn detector_u(m: u32) -> f32 {
 
 fn ray_coordinate(ray: Ray, u: f32, n: u32) -> f32 {
     if ray.steps_rows == 1u {
-        let y = f32(params.n_i) / 2.0 - f32(n) - 0.5;
-        return (u - y * ray.sin) * ray.inverse + f32(params.n_j) / 2.0 - 0.5;
+        let y = f32(params.grid.n_i) / 2.0 - f32(n) - 0.5;
+        return (u - y * ray.sin) * ray.inverse + f32(params.grid.n_j) / 2.0 - 0.5;
     }
-    let x = f32(n) + 0.5 - f32(params.n_j) / 2.0;
-    return f32(params.n_i) / 2.0 - 0.5 - (u - x * ray.cos) * ray.inverse;
+    let x = f32(n) + 0.5 - f32(params.grid.n_j) / 2.0;
+    return f32(params.grid.n_i) / 2.0 - 0.5 - (u - x * ray.cos) * ray.inverse;
 }

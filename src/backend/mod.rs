@@ -13,7 +13,8 @@ pub mod kernels;
 use anyhow::Result;
 
 pub use cpu::blur::BlurParams;
-pub use cpu::diffusion::OUTSIDE;
+pub use cpu::diffusion::{DiffusionParams, OUTSIDE};
+pub use cpu::grid::Grid;
 pub use cpu::intensity::IntensityParams;
 pub use cpu::projector::{ProjectorParams, Ray};
 pub use cpu::sirt_update::SirtUpdateParams;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::kernels::blur;
 use crate::backend::{
-    Backend, CpuKernels, GpuKernels, IntensityParams, Kernels, Moments, ProjectorParams, Ray,
+    Backend, CpuKernels, GpuKernels, Grid, IntensityParams, Kernels, Moments, ProjectorParams, Ray,
 };
 use crate::diffusion::{Fields, Trajectory};
 use crate::io::tilts::default_tilts_deg;
@@ -254,9 +254,7 @@ impl<'a> ImagingChain<'a> {
         )?;
         let u = |n: usize| n as u32;
         let params = IntensityParams {
-            n_k: u(self.shape[0]),
-            n_i: u(self.shape[1]),
-            n_j: u(self.shape[2]),
+            grid: Grid::new(self.shape.map(u)),
             contrast_minus_one: (self.contrast_ratio - 1.0) as f32,
             k0: u(place.origin[0]),
             i0: u(place.origin[1]),
@@ -264,7 +262,7 @@ impl<'a> ImagingChain<'a> {
             crop_k: u(place.shape[0]),
             crop_i: u(place.shape[1]),
             crop_j: u(place.shape[2]),
-            padding: [0; 2],
+            padding: 0,
         };
         let run = ChainRun {
             intensity: &params,
@@ -356,7 +354,7 @@ impl<K: Kernels> ChainBuffers<K> {
         let mut encoder = k.encoder();
         k.intensity(&mut encoder, field, p, &mut self.intensity);
         if let Some((taps, radius)) = &self.taps {
-            let shape = [p.n_k, p.n_i, p.n_j].map(|n| n as usize);
+            let shape = [p.grid.n_k, p.grid.n_i, p.grid.n_j].map(|n| n as usize);
             blur(
                 k,
                 &mut encoder,

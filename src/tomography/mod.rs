@@ -17,7 +17,7 @@ pub mod sirt;
 use anyhow::{Result, bail, ensure};
 use ndarray::Array3;
 
-use crate::backend::{Backend, KernelWork, Kernels, ProjectorParams, Ray};
+use crate::backend::{Backend, Grid, KernelWork, Kernels, ProjectorParams, Ray};
 use crate::volume::Volume;
 
 /// Tilt angles and detector of a single-axis, parallel-beam tilt series.
@@ -78,13 +78,15 @@ impl TiltGeometry {
             u32::try_from(n).map_err(|_| anyhow::anyhow!("{what} {n} is too large"))
         };
         Ok(ProjectorParams {
-            n_k: as_u32(shape[0], "slice count")?,
-            n_i: as_u32(shape[1], "row count")?,
-            n_j: as_u32(shape[2], "column count")?,
+            grid: Grid::new([
+                as_u32(shape[0], "slice count")?,
+                as_u32(shape[1], "row count")?,
+                as_u32(shape[2], "column count")?,
+            ]),
             n_det: as_u32(self.n_det, "detector size")?,
             n_angles: as_u32(self.angles_deg.len(), "angle count")?,
             pitch: self.pitch_voxels as f32,
-            padding: [0; 2],
+            padding: 0,
         })
     }
 }

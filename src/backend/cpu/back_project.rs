@@ -16,9 +16,9 @@ fn joseph_weight(t: f32, index: f32) -> f32 {
 
 /// `volume[k][i][j]` = Σ over angles and pixels of weight · `series[a][k][m]` (Aᵀ applied).
 pub fn back_project(series: &[f32], rays: &[Ray], p: &ProjectorParams, volume: &mut [f32]) {
-    let (n_k, n_i, n_det) = (p.n_k as usize, p.n_i as usize, p.n_det as usize);
+    let (n_k, n_i, n_det) = (p.grid.n_k as usize, p.grid.n_i as usize, p.n_det as usize);
     volume
-        .par_chunks_mut(p.n_j as usize)
+        .par_chunks_mut(p.grid.n_j as usize)
         .enumerate()
         .for_each(|(row_index, voxels)| {
             let (k, i) = (row_index / n_i, row_index % n_i);
@@ -29,8 +29,8 @@ pub fn back_project(series: &[f32], rays: &[Ray], p: &ProjectorParams, volume: &
                     // Pixels whose ray passes within one voxel of this one, along the stepped row
                     // or column: a window 2 · pixels_per_voxel wide; flooring its start keeps every
                     // one despite rounding, and the weights decide exactly.
-                    let x = j as f32 + 0.5 - p.n_j as f32 / 2.0;
-                    let y = p.n_i as f32 / 2.0 - i as f32 - 0.5;
+                    let x = j as f32 + 0.5 - p.grid.n_j as f32 / 2.0;
+                    let y = p.grid.n_i as f32 / 2.0 - i as f32 - 0.5;
                     let centre = (x * ray.cos + y * ray.sin) / p.pitch - 0.5 + n_det as f32 / 2.0;
                     let first = (centre - ray.pixels_per_voxel).floor() as i32;
                     let count = (2.0 * ray.pixels_per_voxel).ceil() as i32 + 1;

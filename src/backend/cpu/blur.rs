@@ -3,38 +3,35 @@
 
 use rayon::prelude::*;
 
+use super::grid::Grid;
+
 /// The shader's uniform: the grid, the axis (0 = k, 1 = i, 2 = j) and the radius R.
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct BlurParams {
-    pub n_k: u32,
-    pub n_i: u32,
-    pub n_j: u32,
+    pub grid: Grid,
     pub axis: u32,
     pub radius: u32,
-    pub padding: [u32; 3],
+    pub padding: [u32; 2],
 }
 
 impl BlurParams {
     /// The pass along `axis` of a grid of `[n_k, n_i, n_j]` with taps of `radius`.
     pub fn along(shape: [u32; 3], axis: u32, radius: u32) -> BlurParams {
-        let [n_k, n_i, n_j] = shape;
         BlurParams {
-            n_k,
-            n_i,
-            n_j,
+            grid: Grid::new(shape),
             axis,
             radius,
-            padding: [0; 3],
+            padding: [0; 2],
         }
     }
 }
 
 pub fn blur_pass(input: &[f32], taps: &[f32], params: &BlurParams, output: &mut [f32]) {
     let p = *params;
-    let (n_i, n_j) = (p.n_i as usize, p.n_j as usize);
+    let (n_i, n_j) = (p.grid.n_i as usize, p.grid.n_j as usize);
     let (length, stride) = match p.axis {
-        0 => (p.n_k as usize, n_i * n_j),
+        0 => (p.grid.n_k as usize, n_i * n_j),
         1 => (n_i, n_j),
         _ => (n_j, 1),
     };

@@ -5,8 +5,19 @@
 
 use rayon::prelude::*;
 
+use super::grid::Grid;
+
 /// The value voxels outside the mask hold (any negative value marks one).
 pub const OUTSIDE: f32 = -1.0;
+
+/// The shader's uniform: the grid and β.
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct DiffusionParams {
+    pub grid: Grid,
+    pub beta: f32,
+    pub padding: [u32; 3],
+}
 
 /// A neighbour's contribution: zero flux through faces to outside voxels.
 #[inline(always)]

@@ -8,7 +8,11 @@ use super::projector::{ProjectorParams, Ray, detector_u, ray_coordinate};
 
 /// `series[a][k][m]` = the line integral (in voxel lengths) of slice k along ray (a, m).
 pub fn forward_project(volume: &[f32], rays: &[Ray], p: &ProjectorParams, series: &mut [f32]) {
-    let (n_k, n_i, n_j) = (p.n_k as usize, p.n_i as usize, p.n_j as usize);
+    let (n_k, n_i, n_j) = (
+        p.grid.n_k as usize,
+        p.grid.n_i as usize,
+        p.grid.n_j as usize,
+    );
     // The voxel at (row, column) of slice k, zero outside the slice.
     let voxel = |k: usize, row: i32, column: i32| -> f32 {
         if row < 0 || column < 0 || row >= n_i as i32 || column >= n_j as i32 {
@@ -24,7 +28,11 @@ pub fn forward_project(volume: &[f32], rays: &[Ray], p: &ProjectorParams, series
             let ray = &rays[a];
             for (m, pixel) in pixels.iter_mut().enumerate() {
                 let u = detector_u(m as u32, p);
-                let steps = if ray.steps_rows == 1 { p.n_i } else { p.n_j };
+                let steps = if ray.steps_rows == 1 {
+                    p.grid.n_i
+                } else {
+                    p.grid.n_j
+                };
                 let mut sum = 0.0;
                 for n in 0..steps {
                     let t = ray_coordinate(ray, u, n, p);

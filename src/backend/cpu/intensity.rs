@@ -3,13 +3,13 @@
 
 use rayon::prelude::*;
 
+use super::grid::Grid;
+
 /// The shader's uniform: the full grid, r − 1, and where the crop sits.
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct IntensityParams {
-    pub n_k: u32,
-    pub n_i: u32,
-    pub n_j: u32,
+    pub grid: Grid,
     pub contrast_minus_one: f32,
     pub k0: u32,
     pub i0: u32,
@@ -17,18 +17,18 @@ pub struct IntensityParams {
     pub crop_k: u32,
     pub crop_i: u32,
     pub crop_j: u32,
-    pub padding: [u32; 2],
+    pub padding: u32,
 }
 
 pub fn intensity(field: &[f32], params: &IntensityParams, intensity: &mut [f32]) {
     let p = *params;
-    let row = p.n_j as usize;
+    let row = p.grid.n_j as usize;
     intensity
         .par_chunks_mut(row)
         .enumerate()
         .for_each(|(row_index, out)| {
-            let k = (row_index / p.n_i as usize) as u32;
-            let i = (row_index % p.n_i as usize) as u32;
+            let k = (row_index / p.grid.n_i as usize) as u32;
+            let i = (row_index % p.grid.n_i as usize) as u32;
             for (j, value) in out.iter_mut().enumerate() {
                 let ck = k.wrapping_sub(p.k0);
                 let ci = i.wrapping_sub(p.i0);

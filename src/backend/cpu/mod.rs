@@ -7,6 +7,7 @@ pub mod back_project;
 pub mod blur;
 pub mod diffusion;
 pub mod forward_project;
+pub mod grid;
 pub mod intensity;
 pub mod masked_moments;
 pub mod projector;

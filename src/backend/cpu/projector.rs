@@ -3,6 +3,8 @@
 //! with the same operations as the shaders' `ray_coordinate`, so that the back projector reproduces
 //! the forward projector's weights exactly.
 
+use super::grid::Grid;
+
 /// One tilt angle as the kernels see it (f32, as on the GPU).
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
@@ -41,14 +43,12 @@ impl Ray {
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct ProjectorParams {
-    pub n_k: u32,
-    pub n_i: u32,
-    pub n_j: u32,
+    pub grid: Grid,
     pub n_det: u32,
     pub n_angles: u32,
     /// Detector pitch in voxels.
     pub pitch: f32,
-    pub padding: [u32; 2],
+    pub padding: u32,
 }
 
 /// Detector coordinate u of pixel `m`, in voxels (ASTRA: centre at (m + ½ − n_det/2)·pitch).
@@ -62,10 +62,10 @@ pub fn detector_u(m: u32, p: &ProjectorParams) -> f32 {
 #[inline(always)]
 pub fn ray_coordinate(ray: &Ray, u: f32, n: u32, p: &ProjectorParams) -> f32 {
     if ray.steps_rows == 1 {
-        let y = p.n_i as f32 / 2.0 - n as f32 - 0.5;
-        (u - y * ray.sin) * ray.inverse + p.n_j as f32 / 2.0 - 0.5
+        let y = p.grid.n_i as f32 / 2.0 - n as f32 - 0.5;
+        (u - y * ray.sin) * ray.inverse + p.grid.n_j as f32 / 2.0 - 0.5
     } else {
-        let x = n as f32 + 0.5 - p.n_j as f32 / 2.0;
-        p.n_i as f32 / 2.0 - 0.5 - (u - x * ray.cos) * ray.inverse
+        let x = n as f32 + 0.5 - p.grid.n_j as f32 / 2.0;
+        p.grid.n_i as f32 / 2.0 - 0.5 - (u - x * ray.cos) * ray.inverse
     }
 }

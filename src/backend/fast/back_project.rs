@@ -17,7 +17,7 @@ use crate::backend::cpu::projector::{ProjectorParams, Ray, detector_u};
 
 /// `volume[k][i][j]` = Σ over angles and pixels of weight · `series[a][k][m]` (Aᵀ applied).
 pub fn back_project(series: &[f32], rays: &[Ray], p: &ProjectorParams, volume: &mut [f32]) {
-    let slice_len = (p.n_i * p.n_j) as usize;
+    let slice_len = (p.grid.n_i * p.grid.n_j) as usize;
     volume
         .par_chunks_mut(LANES * slice_len)
         .enumerate()
@@ -51,11 +51,11 @@ impl Vectorised for BackProjectBlock<'_> {
             block,
         } = self;
         let n_det = p.n_det as usize;
-        let lanes_used = block.lanes_used(p.n_k);
+        let lanes_used = block.lanes_used(p.grid.n_k);
         let mut values: Vec<Lanes> = vec![[0.0; LANES]; n_det];
         for (a, ray) in rays.iter().enumerate() {
             for lane in 0..lanes_used {
-                let start = (a * p.n_k as usize + block.first_k() + lane) * n_det;
+                let start = (a * p.grid.n_k as usize + block.first_k() + lane) * n_det;
                 for (value, &sample) in values.iter_mut().zip(&series[start..start + n_det]) {
                     value[lane] = sample * ray.step_length;
                 }

@@ -11,11 +11,11 @@ use crate::backend::cpu::projector::{ProjectorParams, Ray, detector_u};
 /// `series[a][k][m]` = the line integral (in voxel lengths) of slice k along ray (a, m).
 pub fn forward_project(volume: &[f32], rays: &[Ray], p: &ProjectorParams, series: &mut [f32]) {
     let blocks: Vec<SliceBlock> = volume
-        .par_chunks(LANES * (p.n_i * p.n_j) as usize)
+        .par_chunks(LANES * (p.grid.n_i * p.grid.n_j) as usize)
         .enumerate()
         .map(|(index, slices)| SliceBlock::gather(slices, index * LANES, p))
         .collect();
-    let image = (p.n_k * p.n_det) as usize;
+    let image = (p.grid.n_k * p.n_det) as usize;
     series
         .par_chunks_mut(image)
         .zip(rays)
@@ -57,7 +57,7 @@ impl Vectorised for ProjectImage<'_> {
                         sum[lane] += (1.0 - w) * lower[lane] + w * upper[lane];
                     }
                 });
-                for (lane, &sum) in sum.iter().take(block.lanes_used(p.n_k)).enumerate() {
+                for (lane, &sum) in sum.iter().take(block.lanes_used(p.grid.n_k)).enumerate() {
                     projection[(block.first_k() + lane) * n_det + m as usize] =
                         sum * ray.step_length;
                 }

@@ -25,15 +25,18 @@ pub struct SliceBlock {
 impl SliceBlock {
     /// An all-zero block for slices `first_k`…
     pub fn zeros(first_k: usize, p: &ProjectorParams) -> SliceBlock {
-        let entries = vec![[0.0; LANES]; (p.n_i as usize + 2) * (p.n_j as usize + 2)];
+        let entries = vec![[0.0; LANES]; (p.grid.n_i as usize + 2) * (p.grid.n_j as usize + 2)];
         SliceBlock { entries, first_k }
     }
 
     /// The block of `slices` (`[k][i][j]`, at most [`LANES`] of them), the first being `first_k`.
     pub fn gather(slices: &[f32], first_k: usize, p: &ProjectorParams) -> SliceBlock {
         let mut block = SliceBlock::zeros(first_k, p);
-        let n_j = p.n_j as usize;
-        for (lane, slice) in slices.chunks_exact((p.n_i * p.n_j) as usize).enumerate() {
+        let n_j = p.grid.n_j as usize;
+        for (lane, slice) in slices
+            .chunks_exact((p.grid.n_i * p.grid.n_j) as usize)
+            .enumerate()
+        {
             for (i, row) in slice.chunks_exact(n_j).enumerate() {
                 let start = (i + 1) * (n_j + 2) + 1;
                 for (entry, &voxel) in block.entries[start..start + n_j].iter_mut().zip(row) {
@@ -46,9 +49,9 @@ impl SliceBlock {
 
     /// Writes the block into `slices`, the inverse of [`SliceBlock::gather`].
     pub fn scatter(&self, slices: &mut [f32], p: &ProjectorParams) {
-        let n_j = p.n_j as usize;
+        let n_j = p.grid.n_j as usize;
         for (lane, slice) in slices
-            .chunks_exact_mut((p.n_i * p.n_j) as usize)
+            .chunks_exact_mut((p.grid.n_i * p.grid.n_j) as usize)
             .enumerate()
         {
             for (i, row) in slice.chunks_exact_mut(n_j).enumerate() {
@@ -84,11 +87,11 @@ impl SliceBlock {
 /// floor(t) + 1, which carry weights 1 − w and w.
 #[inline(always)]
 pub fn walk_ray(ray: &Ray, u: f32, p: &ProjectorParams, mut visit: impl FnMut(usize, usize, f32)) {
-    let width = p.n_j as usize + 2;
+    let width = p.grid.n_j as usize + 2;
     let (steps, across, stride_along, stride_across) = if ray.steps_rows == 1 {
-        (p.n_i, p.n_j, width, 1)
+        (p.grid.n_i, p.grid.n_j, width, 1)
     } else {
-        (p.n_j, p.n_i, 1, width)
+        (p.grid.n_j, p.grid.n_i, 1, width)
     };
     for n in 0..steps {
         let t = ray_coordinate(ray, u, n, p);

@@ -27,7 +27,7 @@ use super::cpu::masked_moments::WORKGROUP_SIZE;
 use super::cpu::projector::{ProjectorParams, Ray};
 use super::cpu::sirt_update::SirtUpdateParams;
 use super::cpu::smooth_noise::SmoothNoiseParams;
-use super::{DeviceChoice, DeviceRequest, Moments};
+use super::{DeviceChoice, DeviceRequest, DiffusionParams, Grid, Moments};
 
 /// Elements per workgroup of the element-wise SIRT kernels.
 const ELEMENTWISE_GROUP: u32 = 256;
@@ -324,7 +324,12 @@ impl GpuContext {
             }
             .into());
         }
-        let params = self.uniform("diffusion params", &[n_k, n_i, n_j, beta.to_bits()]);
+        let params = DiffusionParams {
+            grid: Grid::new([n_k, n_i, n_j]),
+            beta,
+            padding: [0; 3],
+        };
+        let params = self.uniform("diffusion params", &params);
         let forward = self.bind(
             self.pipeline(Shader::Diffusion),
             &[&a.buffer, &b.buffer, &params],
@@ -348,18 +353,18 @@ impl GpuContext {
         let max_groups = self.limits.max_compute_workgroups_per_dimension;
         let largest = [
             params.n_det.div_ceil(PROJECTOR_ROW_GROUP),
-            params.n_j.div_ceil(PROJECTOR_ROW_GROUP),
-            params.n_i,
-            params.n_k,
+            params.grid.n_j.div_ceil(PROJECTOR_ROW_GROUP),
+            params.grid.n_i,
+            params.grid.n_k,
             params.n_angles,
         ];
         if largest.iter().any(|&g| g > max_groups) {
             return Err(GpuFault::TooLarge {
                 what: format!(
                     "projection of {} x {} x {} voxels at {} angles needs more than {max_groups} workgroups per dimension (adapter {})",
-                    params.n_k,
-                    params.n_i,
-                    params.n_j,
+                    params.grid.n_k,
+                    params.grid.n_i,
+                    params.grid.n_j,
                     params.n_angles,
                     self.summary.name
                 ),
@@ -424,7 +429,11 @@ impl GpuContext {
         series: &GpuVolume,
     ) {
         let p = &geometry.params;
-        let groups = [p.n_det.div_ceil(PROJECTOR_ROW_GROUP), p.n_k, p.n_angles];
+        let groups = [
+            p.n_det.div_ceil(PROJECTOR_ROW_GROUP),
+            p.grid.n_k,
+            p.n_angles,
+        ];
         let buffers = [
             &volume.buffer,
             &geometry.rays,
@@ -448,7 +457,11 @@ impl GpuContext {
         volume: &GpuVolume,
     ) {
         let p = &geometry.params;
-        let groups = [p.n_j.div_ceil(PROJECTOR_ROW_GROUP), p.n_i, p.n_k];
+        let groups = [
+            p.grid.n_j.div_ceil(PROJECTOR_ROW_GROUP),
+            p.grid.n_i,
+            p.grid.n_k,
+        ];
         let buffers = [
             &series.buffer,
             &geometry.rays,
@@ -539,7 +552,11 @@ impl GpuContext {
         params: &IntensityParams,
         intensity: &GpuVolume,
     ) {
-        let groups = [params.n_j.div_ceil(ROW_GROUP), params.n_i, params.n_k];
+        let groups = [
+            params.grid.n_j.div_ceil(ROW_GROUP),
+            params.grid.n_i,
+            params.grid.n_k,
+        ];
         let uniform = self.uniform("intensity params", params);
         let buffers = [&field.buffer, &intensity.buffer, &uniform];
         self.record(encoder, self.pipeline(Shader::Intensity), &buffers, groups);
@@ -554,7 +571,11 @@ impl GpuContext {
         params: &BlurParams,
         output: &GpuVolume,
     ) {
-        let groups = [params.n_j.div_ceil(ROW_GROUP), params.n_i, params.n_k];
+        let groups = [
+            params.grid.n_j.div_ceil(ROW_GROUP),
+            params.grid.n_i,
+            params.grid.n_k,
+        ];
         let uniform = self.uniform("blur params", params);
         let buffers = [&input.buffer, &taps.buffer, &output.buffer, &uniform];
         self.record(encoder, self.pipeline(Shader::Blur), &buffers, groups);

@@ -7,8 +7,10 @@ use anyhow::Result;
 
 use super::fault::{GpuFault, InjectedFault};
 
-/// Code the projectors share.
-const PROJECTOR_SHARED_WGSL: &str = include_str!("../../../shaders/shared/projector.wgsl");
+/// The voxel grid the per-voxel shaders share.
+const GRID: &str = include_str!("../../../shaders/shared/grid.wgsl");
+/// The ray and geometry code the projectors share (after the grid).
+const PROJECTOR: &str = include_str!("../../../shaders/shared/projector.wgsl");
 
 /// A compute shader (entry point `main`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +26,11 @@ pub enum Shader {
     SmoothNoise,
 }
 
-/// A shader's file name in shaders/ (without `.wgsl`), the shared code it needs, and its body.
+/// A shader's file name in shaders/ (without `.wgsl`), the shared code it needs (in order), and its
+/// body.
 struct ShaderFile {
     name: &'static str,
-    shared: &'static str,
+    shared: &'static [&'static str],
     body: &'static str,
 }
 
@@ -35,47 +38,47 @@ struct ShaderFile {
 const SHADERS: [ShaderFile; 9] = [
     ShaderFile {
         name: "masked_moments",
-        shared: "",
+        shared: &[],
         body: include_str!("../../../shaders/masked_moments.wgsl"),
     },
     ShaderFile {
         name: "diffusion",
-        shared: "",
+        shared: &[GRID],
         body: include_str!("../../../shaders/diffusion.wgsl"),
     },
     ShaderFile {
         name: "forward_project",
-        shared: PROJECTOR_SHARED_WGSL,
+        shared: &[GRID, PROJECTOR],
         body: include_str!("../../../shaders/forward_project.wgsl"),
     },
     ShaderFile {
         name: "back_project",
-        shared: PROJECTOR_SHARED_WGSL,
+        shared: &[GRID, PROJECTOR],
         body: include_str!("../../../shaders/back_project.wgsl"),
     },
     ShaderFile {
         name: "sirt_residual",
-        shared: "",
+        shared: &[],
         body: include_str!("../../../shaders/sirt_residual.wgsl"),
     },
     ShaderFile {
         name: "sirt_update",
-        shared: "",
+        shared: &[],
         body: include_str!("../../../shaders/sirt_update.wgsl"),
     },
     ShaderFile {
         name: "intensity",
-        shared: "",
+        shared: &[GRID],
         body: include_str!("../../../shaders/intensity.wgsl"),
     },
     ShaderFile {
         name: "blur",
-        shared: "",
+        shared: &[GRID],
         body: include_str!("../../../shaders/blur.wgsl"),
     },
     ShaderFile {
         name: "smooth_noise",
-        shared: "",
+        shared: &[],
         body: include_str!("../../../shaders/smooth_noise.wgsl"),
     },
 ];
@@ -105,7 +108,10 @@ impl Shader {
     /// The WGSL source as compiled: the shared code it uses, then its own.
     pub fn source(self) -> String {
         let file = self.file();
-        format!("{}\n{}", file.shared, file.body)
+        let mut source = file.shared.join("\n");
+        source.push('\n');
+        source.push_str(file.body);
+        source
     }
 }
 
