@@ -1,15 +1,15 @@
 //! `alloyfit reconstruct SERIES --tilts FILE --iterations N --out VOLUME`: SIRT with ASTRA's options.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, ensure};
 
 use alloyfit::backend::Engine;
-use alloyfit::io::{check_writable, mask_from_volume, read_volume, write_atomically, write_volume};
+use alloyfit::io::{check_writable, mask_from_volume, read_volume, write_volume};
 use alloyfit::progress::Progress;
 use alloyfit::tomography::TiltGeometry;
 use alloyfit::tomography::sirt::{SirtOptions, sirt};
+use alloyfit::workflow::reconstruct::write_residual_norms;
 
 use super::{DeviceArgs, Reporter, TiltArgs};
 
@@ -128,13 +128,7 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("{}", args.series.display()))?;
     write_volume(&args.out, &result.volume, overwrite)?;
     if let Some(path) = &args.residuals {
-        write_atomically(path, overwrite, |out| {
-            writeln!(out, "iteration,residual_norm")?;
-            for (n, norm) in result.residual_norms.iter().enumerate() {
-                writeln!(out, "{n},{norm}")?;
-            }
-            Ok(())
-        })?;
+        write_residual_norms(path, &result.residual_norms, overwrite)?;
     }
     println!(
         "wrote {} ({n_k} x {n_det} x {n_det}, {} SIRT iterations on {})",

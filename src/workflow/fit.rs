@@ -146,7 +146,7 @@ fn write_curves(path: &Path, outcome: &FitOutcome) -> Result<()> {
             .iter()
             .map(|(d, _)| format!("alpha_d{d:e}")),
     );
-    csv_file(path, |out| {
+    csv_file(path, Overwrite::Refuse, |out| {
         out.write_record(&header)?;
         let mut residuals = outcome.residuals.iter();
         for (k, t_s) in outcome.times_s.iter().enumerate() {

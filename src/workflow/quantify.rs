@@ -28,7 +28,7 @@ struct CurveRow {
 
 /// The measured curve, one row per time.
 pub fn write_curve_csv(path: &Path, q: &Quantification) -> Result<()> {
-    csv_file(path, |out| {
+    csv_file(path, Overwrite::Refuse, |out| {
         for (n, &t_s) in q.times_s.iter().enumerate() {
             let measured = q.measured.as_ref().map(|m| m[n]);
             out.serialize(CurveRow {

@@ -72,7 +72,7 @@ pub fn simulate_into(
             file,
         });
     }
-    csv_file(&staged.path("simulation.csv"), |out| {
+    csv_file(&staged.path("simulation.csv"), Overwrite::Refuse, |out| {
         for row in &rows {
             out.serialize(row)?;
         }
