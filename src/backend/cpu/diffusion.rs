@@ -25,10 +25,9 @@ pub fn flux(c_j: f32, c: f32) -> f32 {
     if c_j >= 0.0 { c_j - c } else { 0.0 }
 }
 
-/// `field_out` = one step of `beta` from `field_in`, on a grid of `[n_k, n_i, n_j]`.
-pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out: &mut [f32]) {
+/// Voxels per k-plane of `shape`, after checking that both fields hold that grid.
+pub fn plane_len(shape: [usize; 3], field_in: &[f32], field_out: &[f32]) -> usize {
     let [n_k, n_i, n_j] = shape;
-    let row = n_j;
     let plane = n_i * n_j;
     assert_eq!(
         field_in.len(),
@@ -36,6 +35,14 @@ pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out:
         "field does not match its shape"
     );
     assert_eq!(field_out.len(), field_in.len(), "fields differ in size");
+    plane
+}
+
+/// `field_out` = one step of `beta` from `field_in`, on a grid of `[n_k, n_i, n_j]`.
+pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out: &mut [f32]) {
+    let [n_k, n_i, n_j] = shape;
+    let row = n_j;
+    let plane = plane_len(shape, field_in, field_out);
     field_out
         .par_chunks_mut(plane)
         .enumerate()

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::{Vectorised, run_vectorised};
-use crate::backend::cpu::diffusion::{OUTSIDE, flux};
+use crate::backend::cpu::diffusion::{OUTSIDE, flux, plane_len};
 
 /// `field_out = field_in + beta · Σ_inside-neighbours (c_j − c)`, on a grid of `[n_k, n_i, n_j]`.
 pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out: &mut [f32]) {
@@ -19,19 +19,6 @@ pub fn diffusion_step(shape: [usize; 3], beta: f32, field_in: &[f32], field_out:
         .par_chunks_mut(plane)
         .enumerate()
         .for_each(|(k, out_plane)| update_plane(shape, k, beta, input, out_plane));
-}
-
-/// Voxels per k-plane of `shape`, after checking that both fields hold that grid.
-fn plane_len(shape: [usize; 3], field_in: &[f32], field_out: &[f32]) -> usize {
-    let [n_k, n_i, n_j] = shape;
-    let plane = n_i * n_j;
-    assert_eq!(
-        field_in.len(),
-        n_k * plane,
-        "field does not match its shape"
-    );
-    assert_eq!(field_out.len(), field_in.len(), "fields differ in size");
-    plane
 }
 
 /// One step of k-plane `k` into `out`, the plane and its k-neighbours read through `plane_of` (the
