@@ -41,13 +41,14 @@ pub trait Kernels {
     fn geometry(&self, rays: &[Ray], params: &ProjectorParams) -> Result<Self::Geometry>;
     /// Runs `encoder`, then reads `buffer` back.
     fn download(&self, encoder: Self::Encoder, buffer: &Self::Buffer) -> Result<Vec<f32>>;
-    /// Runs `encoder`, then returns count, sum and sum of squares of `values` inside `mask`.
+    /// Runs `encoder`, then returns count, sum and sum of squares of `values` inside each of
+    /// `masks` (on the GPU: in the same submit).
     fn moments(
         &self,
         encoder: Self::Encoder,
         values: &Self::Buffer,
-        mask: &Self::Bits,
-    ) -> Result<Moments>;
+        masks: &[&Self::Bits],
+    ) -> Result<Vec<Moments>>;
 
     fn clear(&self, encoder: &mut Self::Encoder, buffer: &mut Self::Buffer);
     fn copy(
@@ -193,8 +194,16 @@ impl Kernels for CpuKernels {
     fn download(&self, _encoder: (), buffer: &Vec<f32>) -> Result<Vec<f32>> {
         Ok(buffer.clone())
     }
-    fn moments(&self, _encoder: (), values: &Vec<f32>, mask: &Vec<u32>) -> Result<Moments> {
-        Ok(masked_moments(values, mask))
+    fn moments(
+        &self,
+        _encoder: (),
+        values: &Vec<f32>,
+        masks: &[&Vec<u32>],
+    ) -> Result<Vec<Moments>> {
+        Ok(masks
+            .iter()
+            .map(|mask| masked_moments(values, mask))
+            .collect())
     }
     fn clear(&self, _encoder: &mut (), buffer: &mut Vec<f32>) {
         buffer.fill(0.0);
@@ -341,8 +350,13 @@ impl Kernels for GpuKernels<'_> {
     fn download(&self, encoder: GpuEncoder, buffer: &GpuVolume) -> Result<Vec<f32>> {
         self.gpu.download(encoder, buffer)
     }
-    fn moments(&self, encoder: GpuEncoder, values: &GpuVolume, mask: &GpuMask) -> Result<Moments> {
-        self.gpu.masked_moments(encoder, values, mask)
+    fn moments(
+        &self,
+        encoder: GpuEncoder,
+        values: &GpuVolume,
+        masks: &[&GpuMask],
+    ) -> Result<Vec<Moments>> {
+        self.gpu.masked_moments(encoder, values, masks)
     }
     fn clear(&self, encoder: &mut GpuEncoder, buffer: &mut GpuVolume) {
         self.gpu.record_clear(encoder, buffer);

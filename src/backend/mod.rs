@@ -89,7 +89,8 @@ impl Backend {
                 let MomentsIn(samples, bits) = self;
                 let values = kernels.upload(samples)?;
                 let mask = kernels.upload_bits(bits, samples.len())?;
-                kernels.moments(kernels.encoder(), &values, &mask)
+                let mut moments = kernels.moments(kernels.encoder(), &values, &[&mask])?;
+                Ok(moments.remove(0))
             }
         }
         self.dispatch(MomentsIn(samples, bits))

@@ -161,7 +161,8 @@ impl<K: Kernels> TrajectoryFields<K> {
 
     fn snapshot_moments(&self) -> Result<Moments> {
         let k = &self.kernels;
-        k.moments(k.encoder(), &self.snapshot, &self.mask_bits)
+        let mut moments = k.moments(k.encoder(), &self.snapshot, &[&self.mask_bits])?;
+        Ok(moments.remove(0))
     }
 
     fn snapshot_samples(&self) -> Result<Vec<f32>> {

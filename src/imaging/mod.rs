@@ -343,7 +343,8 @@ impl<K: Kernels> ChainBuffers<K> {
         })
     }
 
-    /// Images `field` in one submit (two where Poisson noise is drawn on the host).
+    /// Images `field` in one submit (two where Poisson noise is drawn on the host, and one more to
+    /// keep the reconstruction).
     fn image(
         &mut self,
         field: &K::Buffer,
@@ -395,8 +396,8 @@ impl<K: Kernels> ChainBuffers<K> {
         }
         self.sirt
             .record(k, &mut encoder, &self.series, &mut self.volume);
-        let moments = k.moments(encoder, &self.volume, &self.analysis)?;
-        let slice_moments = k.moments(k.encoder(), &self.volume, &self.slice)?;
+        let both = k.moments(encoder, &self.volume, &[&self.analysis, &self.slice])?;
+        let (moments, slice_moments) = (both[0], both[1]);
         let voxels = if run.keep_reconstruction {
             Some(k.download(k.encoder(), &self.volume)?)
         } else {

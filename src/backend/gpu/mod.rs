@@ -8,8 +8,9 @@ mod adapter;
 mod fault;
 mod shaders;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
 pub use adapter::{AdapterSummary, list_adapters};
 use adapter::{is_hardware, sorted_adapters, summarize};
@@ -55,7 +56,14 @@ pub struct GpuContext {
     submits: AtomicUsize,
     /// One per [`Shader`], in [`Shader::ALL`]'s order.
     pipelines: Vec<wgpu::ComputePipeline>,
+    /// Uniform buffers by their contents: a kernel recorded again with the same parameters (every
+    /// SIRT iteration, every imaging of a chain) reuses its uniform instead of allocating one.
+    uniforms: Mutex<HashMap<Vec<u8>, wgpu::Buffer>>,
 }
+
+/// Distinct uniforms kept before the cache starts afresh; a fit makes a few hundred (the partial
+/// diffusion steps differ in β).
+const MAX_CACHED_UNIFORMS: usize = 4096;
 
 /// A tilt geometry on the device: the rays and the projector's uniform.
 pub struct GpuGeometry {
@@ -146,6 +154,7 @@ impl GpuContext {
             injected,
             submits: AtomicUsize::new(0),
             pipelines,
+            uniforms: Mutex::new(HashMap::new()),
         })
     }
 
@@ -530,13 +539,34 @@ impl GpuContext {
         );
     }
 
+    /// A uniform buffer holding `value`, made once per distinct value.
     fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.device
+        let bytes = bytemuck::bytes_of(value);
+        // A poisoned lock only means another thread panicked mid-insert; the map is still whole.
+        let mut uniforms = self
+            .uniforms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(buffer) = uniforms.get(bytes) {
+            return buffer.clone();
+        }
+        if uniforms.len() >= MAX_CACHED_UNIFORMS {
+            uniforms.clear();
+        }
+        let buffer = self
+            .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
-                contents: bytemuck::bytes_of(value),
+                contents: bytes,
                 usage: wgpu::BufferUsages::UNIFORM,
-            })
+            });
+        uniforms.insert(bytes.to_vec(), buffer.clone());
+        buffer
+    }
+
+    /// Queue submits so far: long runs should cost few (tests/gpu_submits.rs counts them).
+    pub fn submits(&self) -> usize {
+        self.submits.load(Ordering::Relaxed)
     }
 
     /// Records filling `buffer` with zeros.
@@ -620,15 +650,15 @@ impl GpuContext {
         })
     }
 
-    /// Submits `encoder` with the moments of `values` inside `mask` recorded after its work: count,
-    /// sum and sum of squares, read back as one partial per 256 voxels.
+    /// Submits `encoder` with the moments of `values` inside each of `masks` recorded after its
+    /// work, in one submit: count, sum and sum of squares, read back as one partial per 256 voxels.
     pub fn masked_moments(
         &self,
         mut encoder: GpuEncoder,
         values: &GpuVolume,
-        mask: &GpuMask,
-    ) -> Result<Moments> {
-        if values.voxel_count != mask.voxel_count {
+        masks: &[&GpuMask],
+    ) -> Result<Vec<Moments>> {
+        if let Some(mask) = masks.iter().find(|m| m.voxel_count != values.voxel_count) {
             bail!(
                 "volume has {} voxels but mask has {}",
                 values.voxel_count,
@@ -637,23 +667,31 @@ impl GpuContext {
         }
         let (groups_per_row, rows) = groups_2d(values.voxel_count, WORKGROUP_SIZE as u32);
         let partial_bytes = u64::from(groups_per_row * rows) * 16;
-        let partials = self.allocate(
-            "moment partials",
-            Contents::Zeroed(partial_bytes),
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        )?;
         let params = self.uniform("moment params", &[values.voxel_count, groups_per_row]);
-        self.record(
-            &mut encoder,
-            self.pipeline(Shader::MaskedMoments),
-            &[&values.buffer, &mask.buffer, &partials, &params],
-            [groups_per_row, rows, 1],
-        );
-        let raw = self.read_back(encoder, &partials)?;
-        let vec4s: &[[f32; 4]] = bytemuck::cast_slice(&raw);
-        Ok(Moments::from_partials(
-            vec4s.iter().map(|p| [p[0], p[1], p[2]]),
-        ))
+        let mut partials = Vec::with_capacity(masks.len());
+        for mask in masks {
+            let buffer = self.allocate(
+                "moment partials",
+                Contents::Zeroed(partial_bytes),
+                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            )?;
+            self.record(
+                &mut encoder,
+                self.pipeline(Shader::MaskedMoments),
+                &[&values.buffer, &mask.buffer, &buffer, &params],
+                [groups_per_row, rows, 1],
+            );
+            partials.push(buffer);
+        }
+        let sources: Vec<&wgpu::Buffer> = partials.iter().collect();
+        Ok(self
+            .read_back_all(encoder, &sources)?
+            .iter()
+            .map(|raw| {
+                let vec4s: &[[f32; 4]] = bytemuck::cast_slice(raw);
+                Moments::from_partials(vec4s.iter().map(|p| [p[0], p[1], p[2]]))
+            })
+            .collect())
     }
 
     /// A bind group with `buffers` at bindings 0, 1, 2, … of group 0.
@@ -674,13 +712,29 @@ impl GpuContext {
     }
 
     /// Submits `encoder` with a copy of `source` into a mappable buffer, waits, returns the bytes.
-    fn read_back(&self, mut encoder: GpuEncoder, source: &wgpu::Buffer) -> Result<Vec<u8>> {
+    fn read_back(&self, encoder: GpuEncoder, source: &wgpu::Buffer) -> Result<Vec<u8>> {
+        let mut all = self.read_back_all(encoder, &[source])?;
+        Ok(all.pop().expect("one source read"))
+    }
+
+    /// Submits `encoder` with copies of every one of `sources` into one mappable buffer, waits,
+    /// returns each source's bytes.
+    fn read_back_all(
+        &self,
+        mut encoder: GpuEncoder,
+        sources: &[&wgpu::Buffer],
+    ) -> Result<Vec<Vec<u8>>> {
+        let total: u64 = sources.iter().map(|s| s.size()).sum();
         let staging = self.allocate(
             "readback",
-            Contents::Zeroed(source.size()),
+            Contents::Zeroed(total),
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         )?;
-        encoder.copy_buffer_to_buffer(source, 0, &staging, 0, source.size());
+        let mut offset = 0;
+        for source in sources {
+            encoder.copy_buffer_to_buffer(source, 0, &staging, offset, source.size());
+            offset += source.size();
+        }
         self.submit(encoder);
         let (sender, receiver) = mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |result| {
@@ -699,7 +753,16 @@ impl GpuContext {
             .context("cannot read the mapped GPU buffer")?
             .to_vec();
         staging.unmap();
-        Ok(bytes)
+        let mut start = 0;
+        Ok(sources
+            .iter()
+            .map(|source| {
+                let end = start + source.size() as usize;
+                let part = bytes[start..end].to_vec();
+                start = end;
+                part
+            })
+            .collect())
     }
 }
 
