@@ -66,14 +66,16 @@ impl TiltGeometry {
         [self.angles_deg.len(), shape[0], self.n_det]
     }
 
-    pub(crate) fn rays(&self) -> Vec<Ray> {
+    /// The rays of the angles, as the kernels take them.
+    pub fn rays(&self) -> Vec<Ray> {
         self.angles_deg
             .iter()
             .map(|&a| Ray::new(a, self.pitch_voxels))
             .collect()
     }
 
-    pub(crate) fn params(&self, shape: [usize; 3]) -> Result<ProjectorParams> {
+    /// The projector's sizes for a volume of `shape`, as the kernels take them.
+    pub fn params(&self, shape: [usize; 3]) -> Result<ProjectorParams> {
         let as_u32 = |n: usize, what: &str| {
             u32::try_from(n).map_err(|_| anyhow::anyhow!("{what} {n} is too large"))
         };
