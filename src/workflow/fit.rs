@@ -175,26 +175,14 @@ fn write_curves(path: &Path, outcome: &FitOutcome) -> Result<()> {
 
 /// The curve (measured, best fit, the paper's reference Ds), the residuals and the MSE landscape.
 fn figures(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Figure)> {
-    let at_times = |values: &[f64]| -> Vec<(f64, f64)> {
-        outcome
-            .times_s
-            .iter()
-            .copied()
-            .zip(values.iter().copied())
-            .collect()
+    let pairs = |times: &[f64], values: &[f64]| -> Vec<(f64, f64)> {
+        times.iter().copied().zip(values.iter().copied()).collect()
     };
+    let at_times = |values: &[f64]| pairs(&outcome.times_s, values);
     // Smooth curves where the fit has them (table mode), else the values at the measured times.
     let sampled = outcome.sampled_curves.as_ref();
-    let smooth = |at_measured: &[f64], sampled: Option<&Vec<f64>>| match (
-        sampled,
-        outcome.sampled_curves.as_ref(),
-    ) {
-        (Some(values), Some(s)) => s
-            .times_s
-            .iter()
-            .copied()
-            .zip(values.iter().copied())
-            .collect(),
+    let smooth = |at_measured: &[f64], dense: Option<&[f64]>| match (sampled, dense) {
+        (Some(s), Some(values)) => pairs(&s.times_s, values),
         _ => at_times(at_measured),
     };
     let mut curves = vec![
@@ -209,7 +197,7 @@ fn figures(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Figure)> 
                 "best fit, D = {} m²/s",
                 figure_d(outcome.d_m2s, outcome.sd_m2s)
             ),
-            points: smooth(&outcome.alpha_fit, sampled.map(|s| &s.fit)),
+            points: smooth(&outcome.alpha_fit, sampled.map(|s| s.fit.as_slice())),
             style: Style::DashedLine,
             colour: Rgb::BLUE,
         },
@@ -222,7 +210,7 @@ fn figures(outcome: &FitOutcome, particle: &str) -> Vec<(&'static str, Figure)> 
     {
         curves.push(Series {
             name: format!("D = {} m²/s", power_of_ten(d.log10().round() as i32)),
-            points: smooth(alpha, sampled.map(|s| &s.references[n].1)),
+            points: smooth(alpha, sampled.map(|s| s.references[n].1.as_slice())),
             style: Style::Line,
             colour,
         });
