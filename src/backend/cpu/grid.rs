@@ -1,5 +1,7 @@
 //! CPU twin of `shaders/shared/grid.wgsl`: the voxel grid `[k][i][j]` the per-voxel kernels share,
-//! as the first member of their uniforms.
+//! as the first member of their uniforms. The shader's `voxel_index` is the twins'
+//! `(k·n_i + i)·n_j + j`, which they compute in usize: the CPU path takes volumes past the 2³²
+//! voxels a GPU buffer index holds.
 
 /// A grid of `[n_k, n_i, n_j]` voxels. WGSL gives a uniform member of struct type a 16-byte slot,
 /// hence the padding.
@@ -20,11 +22,5 @@ impl Grid {
             n_j,
             padding: 0,
         }
-    }
-
-    /// The linear index of voxel (k, i, j).
-    #[inline(always)]
-    pub fn voxel_index(&self, k: u32, i: u32, j: u32) -> u32 {
-        (k * self.n_i + i) * self.n_j + j
     }
 }
