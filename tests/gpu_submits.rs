@@ -1,7 +1,7 @@
 //! The GPU's queue submits, counted on a real adapter (lavapipe in CI): a submit costs a driver
 //! round trip and a sync point, so long runs must go to the device in few of them. One imaging of
-//! the chain (intensity, blur, projection, noise, every SIRT iteration and both spreads' moments) is
-//! one submit; a batch of up to 256 diffusion steps is one.
+//! the chain (intensity, blur, projection, noise, every SIRT iteration and both spreads' moments)
+//! is one submit; a batch of up to 256 diffusion steps is one.
 
 mod common;
 

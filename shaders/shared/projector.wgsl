@@ -1,6 +1,6 @@
 // Shared by forward_project.wgsl and back_project.wgsl (prepended to each when loaded, after
-// grid.wgsl): the ray and geometry uniforms and the Joseph interpolation coordinate, the same operations as
-// src/backend/cpu/projector.rs, so both projectors compute identical weights.
+// grid.wgsl): the ray and geometry uniforms and the Joseph interpolation coordinate, the same
+// operations as src/backend/cpu/projector.rs, so both projectors compute identical weights.
 
 struct Ray {
     cos: f32,

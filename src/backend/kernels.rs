@@ -1,9 +1,10 @@
 //! The one kernel interface (docs/ARCHITECTURE.md): every kernel the orchestration uses (diffusion
 //! steps, copies, the imaging chain, projections, SIRT, noise, moments) is a method of [`Kernels`].
 //! [`CpuKernels`] runs the reference functions of [`super::cpu`], or their fast versions in
-//! [`super::fast`] where those exist, on host vectors as they are called; [`GpuKernels`] records the shaders into a command encoder that the caller owns and
-//! submits, so a whole SIRT run or a batch of diffusion steps goes to the device in one submit.
-//! Reading a result back takes the encoder by value: pending work always runs before the read.
+//! [`super::fast`] where those exist, on host vectors as they are called; [`GpuKernels`] records
+//! the shaders into a command encoder that the caller owns and submits, so a whole SIRT run or a
+//! batch of diffusion steps goes to the device in one submit. Reading a result back takes the
+//! encoder by value: pending work always runs before the read.
 
 use anyhow::{Result, ensure};
 

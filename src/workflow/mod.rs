@@ -1,7 +1,7 @@
-//! The workflows a person runs, as library calls (docs/ARCHITECTURE.md): [`fit`] (the report
-//! folder and its typed [`fit::Report`]), [`quantify`], [`simulate`], [`reconstruct`] and [`batch`]
-//! (manifests, shards, the batch loop and the summary table). They own every output file's format; the command
-//! line only parses arguments, opens the backend and prints.
+//! The workflows a person runs, as library calls (docs/ARCHITECTURE.md): [`fit`] (the report folder
+//! and its typed [`fit::Report`]), [`quantify`], [`simulate`], [`reconstruct`] and [`batch`]
+//! (manifests, shards, the batch loop and the summary table). They own every output file's format;
+//! the command line only parses arguments, opens the backend and prints.
 
 pub mod batch;
 pub mod fit;

@@ -1,6 +1,7 @@
 //! CPU twin of `shaders/back_project.wgsl`: back projection, the exact transpose of the forward
 //! projector. One voxel (j, i, k) at a time gathers, for every angle, the few detector pixels whose
-//! rays touch it, with the forward projector's own interpolation weights; rayon over rows of voxels.
+//! rays touch it, with the forward projector's own interpolation weights; rayon over rows of
+//! voxels.
 
 use rayon::prelude::*;
 

@@ -1,7 +1,8 @@
-//! CPU twin of `shaders/diffusion.wgsl`: one explicit Euler step of Fick's law on the masked 7-point
-//! stencil, c' = c + β·Σ over the face neighbours inside the mask of (c_j − c), one voxel at a time
-//! in the shader's order of additions (k−, k+, i−, i+, j−, j+); rayon over k-planes takes the place of
-//! the workgroups. Outside voxels hold a negative marker in the field itself (see the shader).
+//! CPU twin of `shaders/diffusion.wgsl`: one explicit Euler step of Fick's law on the masked
+//! 7-point stencil, c' = c + β·Σ over the face neighbours inside the mask of (c_j − c), one voxel
+//! at a time in the shader's order of additions (k−, k+, i−, i+, j−, j+); rayon over k-planes takes
+//! the place of the workgroups. Outside voxels hold a negative marker in the field itself (see the
+//! shader).
 
 use rayon::prelude::*;
 

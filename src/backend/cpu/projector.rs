@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/shared/projector.wgsl`, shared by both projectors' twins and by the fast
-//! projectors: the per-angle ray parameters and the Joseph interpolation coordinate, computed in f32
-//! with the same operations as the shaders' `ray_coordinate`, so that the back projector reproduces
-//! the forward projector's weights exactly.
+//! projectors: the per-angle ray parameters and the Joseph interpolation coordinate, computed in
+//! f32 with the same operations as the shaders' `ray_coordinate`, so that the back projector
+//! reproduces the forward projector's weights exactly.
 
 use super::grid::Grid;
 

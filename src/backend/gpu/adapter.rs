@@ -1,5 +1,6 @@
-//! Finding adapters: every adapter wgpu sees, ranked (discrete, integrated, virtual, then software),
-//! and what `alloyfit devices` shows of each. [`super::GpuContext::open`] picks from this list.
+//! Finding adapters: every adapter wgpu sees, ranked (discrete, integrated, virtual, then
+//! software), and what `alloyfit devices` shows of each. [`super::GpuContext::open`] picks from
+//! this list.
 
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
 //! The shader registry: every compute shader in shaders/, declared once here with the shared code
-//! it needs (WGSL has no includes, so shared code is prepended when a shader is loaded). A new shader
-//! is one variant of [`Shader`] and one row of [`SHADERS`]; the context compiles every one at open,
-//! and tests/gpu_kernels.rs validates every file in shaders/ against this list.
+//! it needs (WGSL has no includes, so shared code is prepended when a shader is loaded). A new
+//! shader is one variant of [`Shader`] and one row of [`SHADERS`]; the context compiles every one
+//! at open, and tests/gpu_kernels.rs validates every file in shaders/ against this list.
 
 use anyhow::Result;
 
