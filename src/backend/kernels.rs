@@ -50,6 +50,18 @@ pub trait Kernels {
         values: &Self::Buffer,
         masks: &[&Self::Bits],
     ) -> Result<Vec<Moments>>;
+    /// [`Kernels::moments`] inside one mask.
+    fn moments_in(
+        &self,
+        encoder: Self::Encoder,
+        values: &Self::Buffer,
+        mask: &Self::Bits,
+    ) -> Result<Moments> {
+        let [moments] = self.moments(encoder, values, &[mask])?[..] else {
+            anyhow::bail!("one mask gave other than one set of moments");
+        };
+        Ok(moments)
+    }
 
     fn clear(&self, encoder: &mut Self::Encoder, buffer: &mut Self::Buffer);
     fn copy(

@@ -89,8 +89,7 @@ impl Backend {
                 let MomentsIn(samples, bits) = self;
                 let values = kernels.upload(samples)?;
                 let mask = kernels.upload_bits(bits, samples.len())?;
-                let mut moments = kernels.moments(kernels.encoder(), &values, &[&mask])?;
-                Ok(moments.remove(0))
+                kernels.moments_in(kernels.encoder(), &values, &mask)
             }
         }
         self.dispatch(MomentsIn(samples, bits))

@@ -161,8 +161,7 @@ impl<K: Kernels> TrajectoryFields<K> {
 
     fn snapshot_moments(&self) -> Result<Moments> {
         let k = &self.kernels;
-        let mut moments = k.moments(k.encoder(), &self.snapshot, &[&self.mask_bits])?;
-        Ok(moments.remove(0))
+        k.moments_in(k.encoder(), &self.snapshot, &self.mask_bits)
     }
 
     fn snapshot_samples(&self) -> Result<Vec<f32>> {

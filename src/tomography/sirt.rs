@@ -178,8 +178,8 @@ impl<K: Kernels> SirtSolver<K> {
             self.record_residual(k, &mut encoder, measured, volume);
             if self.record_residuals {
                 let pending = std::mem::replace(&mut encoder, k.encoder());
-                let moments = k.moments(pending, &self.residual, &[&self.series_ones])?;
-                norms.push(moments[0].sum_sq.sqrt());
+                let moments = k.moments_in(pending, &self.residual, &self.series_ones)?;
+                norms.push(moments.sum_sq.sqrt());
             }
             self.record_update(k, &mut encoder, volume);
             k.submit(std::mem::replace(&mut encoder, k.encoder()));
