@@ -76,6 +76,12 @@ impl TiltGeometry {
 
     /// The projector's sizes for a volume of `shape`, as the kernels take them.
     pub fn params(&self, shape: [usize; 3]) -> Result<ProjectorParams> {
+        ensure!(
+            shape[1].max(shape[2]) <= MAX_SLICE_EDGE_VOXELS,
+            "slices of {} × {} voxels are too large: the projectors' f32 ray coordinates tell voxels apart up to {MAX_SLICE_EDGE_VOXELS} across",
+            shape[1],
+            shape[2]
+        );
         let as_u32 = |n: usize, what: &str| {
             u32::try_from(n).map_err(|_| anyhow::anyhow!("{what} {n} is too large"))
         };
@@ -92,6 +98,9 @@ impl TiltGeometry {
         })
     }
 }
+
+/// The widest slice the projectors take: 2^24, where f32 coordinates stop telling voxels apart.
+const MAX_SLICE_EDGE_VOXELS: usize = 1 << 24;
 
 /// A tilt series `[angle][k][m]`.
 pub type TiltSeries = Array3<f32>;

@@ -81,27 +81,60 @@ impl SliceBlock {
     }
 }
 
+/// Ray steps whose coordinates are computed together: one AVX2 register of f32.
+const STEP_CHUNK: usize = 8;
+
 /// Walks the ray of detector coordinate `u` through a slice, as Joseph's projector does: at each
 /// step n (a row for rows-stepping rays, a column otherwise) whose voxel pair touches the slice, it
 /// calls `visit(lower, upper, w)` with the [`SliceBlock`] entries of the voxels at floor(t) and
 /// floor(t) + 1, which carry weights 1 − w and w.
+///
+/// The coordinates of [`STEP_CHUNK`] steps are computed at once, as plain loops over arrays that
+/// compile to vector instructions: per step the scalar arithmetic (coordinate, floor, weight,
+/// entry index) otherwise outweighed the one vector operation on the slices. Each step's
+/// coordinate is the same f32 expression as in [`ray_coordinate`], so the weights are the same.
 #[inline(always)]
 pub fn walk_ray(ray: &Ray, u: f32, p: &ProjectorParams, mut visit: impl FnMut(usize, usize, f32)) {
-    let width = p.grid.n_j as usize + 2;
+    // Entry indices fit in u32: 2^32 entries of a block would take 128 GiB.
+    let width = p.grid.n_j + 2;
     let (steps, across, stride_along, stride_across) = if ray.steps_rows == 1 {
         (p.grid.n_i, p.grid.n_j, width, 1)
     } else {
         (p.grid.n_j, p.grid.n_i, 1, width)
     };
-    for n in 0..steps {
-        let t = ray_coordinate(ray, u, n, p);
-        let lower = t.floor();
-        // The pair (lower, lower + 1) touches the slice for lower in [−1, across − 1]; the zero
-        // ring holds the one voxel of the pair that may lie outside.
-        if lower >= -1.0 && lower < across as f32 {
-            let w = t - lower;
-            let at = (n as usize + 1) * stride_along + (lower + 1.0) as usize * stride_across;
-            visit(at, at + stride_across, w);
+    // Past 2^24 voxels f32 coordinates no longer tell voxels apart; TiltGeometry refuses such
+    // slices, and the limit keeps the conversion below sound for any parameters.
+    let across_limit = across.min(1 << 24) as f32;
+    let mut first = 0;
+    while first < steps {
+        let mut t = [0.0f32; STEP_CHUNK];
+        for (offset, t) in t.iter_mut().enumerate() {
+            *t = ray_coordinate(ray, u, first + offset as u32, p);
         }
+        let lower = t.map(f32::floor);
+        let mut w = [0.0f32; STEP_CHUNK];
+        let mut at = [0u32; STEP_CHUNK];
+        let mut inside = [false; STEP_CHUNK];
+        for s in 0..STEP_CHUNK {
+            w[s] = t[s] - lower[s];
+            // The pair (lower, lower + 1) touches the slice for lower in [−1, across − 1]; the
+            // zero ring holds the one voxel of the pair that may lie outside.
+            inside[s] = (lower[s] >= -1.0) & (lower[s] < across as f32);
+            // Clamped into [0, across] (where the steps visited lie already), the conversion
+            // needs no saturation and vectorises.
+            let clamped = (lower[s] + 1.0).max(0.0).min(across_limit);
+            // SAFETY: `clamped` is not NaN (max and min return the other operand for a NaN) and
+            // lies in [0, 2^24], inside i32.
+            let across_index = unsafe { clamped.to_int_unchecked::<i32>() } as u32;
+            at[s] = (first + s as u32 + 1) * stride_along + across_index * stride_across;
+        }
+        let count = (steps - first).min(STEP_CHUNK as u32) as usize;
+        for s in 0..count {
+            if inside[s] {
+                let at = at[s] as usize;
+                visit(at, at + stride_across as usize, w[s]);
+            }
+        }
+        first += STEP_CHUNK as u32;
     }
 }
