@@ -4,7 +4,6 @@
 
 mod common;
 
-use alloyfit::Volume;
 use alloyfit::analysis::uniform_in;
 use alloyfit::backend::Backend;
 use alloyfit::diffusion::{BETA_DEFAULT, Trajectory};
@@ -13,7 +12,8 @@ use alloyfit::imaging::{
 };
 use alloyfit::io::tilts::parse_tilt_spec;
 use alloyfit::phantom::{Phantom, PhantomOptions, find_particle, voxelize};
-use ndarray::Array3;
+use alloyfit::{Mask, Volume};
+use ndarray::{Array3, s};
 
 fn phantom(name: &str, voxel_nm: f64) -> Phantom {
     let options = PhantomOptions {
@@ -173,4 +173,72 @@ fn noise_is_reproducible_from_its_seed() {
         reconstruct(Noise::Smooth { dose: 20.0 }).data()
     );
     assert_ne!(smooth.data(), reconstruct(Noise::None).data());
+}
+
+/// `volume` with `before` and `after` empty slices added along the tilt axis.
+fn padded<T: Clone + Default>(volume: &Array3<T>, before: usize, after: usize) -> Array3<T> {
+    let [n_k, n_i, n_j] = [volume.shape()[0], volume.shape()[1], volume.shape()[2]];
+    let mut padded = Array3::from_elem([before + n_k + after, n_i, n_j], T::default());
+    padded
+        .slice_mut(s![before..before + n_k, .., ..])
+        .assign(volume);
+    padded
+}
+
+/// The chain runs on the slices the state reaches (and the blur and the analysis mask): the slices
+/// it leaves out hold no intensity, and their projections are zero, so leaving them out changes no
+/// value of the reconstruction, with or without noise (the smooth noise's fixed field is cut from
+/// the whole grid's; Poisson draws are per angle, and a zero projection draws none). Against a chain
+/// whose analysis mask reaches the first and the last slice, and so runs on all of them.
+#[test]
+fn slices_the_particle_does_not_reach_change_nothing() {
+    let nc1 = phantom("NC1", 3.0);
+    let mut params = ImagingParams::defaults(3.0);
+    params.sirt_iterations = 8;
+    let (before, after) = (6, 9);
+    let composition = Volume::new(padded(nc1.composition.data(), before, after), 3.0).unwrap();
+    let mask = Mask::new(padded(nc1.mask.data(), before, after), 3.0).unwrap();
+    let [n_k, n_i, n_j] = mask.shape();
+    let mut reaching = mask.data().clone();
+    reaching[[0, n_i / 2, n_j / 2]] = true;
+    reaching[[n_k - 1, n_i / 2, n_j / 2]] = true;
+    let reaching = Mask::new(reaching, 3.0).unwrap();
+    let state = Trajectory::new(&Backend::Cpu, &composition, &mask, BETA_DEFAULT).unwrap();
+    let reconstruct = |region: &Mask, noise| {
+        let mut chain = ImagingChain::new(
+            &Backend::Cpu,
+            &params,
+            &AnalysisRegion::new(region).unwrap(),
+        )
+        .unwrap();
+        chain
+            .image(&state, noise, true)
+            .unwrap()
+            .reconstruction
+            .unwrap()
+    };
+    for noise in [
+        Noise::None,
+        Noise::Smooth { dose: 20.0 },
+        Noise::Poisson {
+            dose: 20.0,
+            seed: 3,
+        },
+    ] {
+        let on_the_particle = reconstruct(&mask, noise);
+        let on_every_slice = reconstruct(&reaching, noise);
+        assert!(on_every_slice.data().iter().any(|&v| v > 0.0));
+        assert_eq!(on_the_particle.data(), on_every_slice.data(), "{noise:?}");
+        let empty = |range| {
+            on_every_slice
+                .data()
+                .slice(s![range, .., ..])
+                .iter()
+                .all(|&v| v == 0.0)
+        };
+        assert!(
+            empty(0..1) && empty(n_k - 1..n_k),
+            "{noise:?}: the end slices hold no particle"
+        );
+    }
 }
