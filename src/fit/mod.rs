@@ -10,7 +10,7 @@ pub mod uncertainty;
 
 use std::collections::HashMap;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Quantification, SimulationStart, Simulator};
@@ -51,12 +51,34 @@ pub struct SpreadTable {
     pub sqrt_tau_nm: Vec<f64>,
     pub spreads: Vec<f64>,
     pub tau_max_nm2: f64,
+    /// Chain runs and diffusion steps that made this table: for a corrected one, its correction's
+    /// (the base table's were counted where it was built).
     pub chain_runs: usize,
     pub diffusion_steps: u64,
+    /// Where the table was imaged for another start mask: the difference to this one's spreads.
+    #[serde(default)]
+    pub correction: Option<TableCorrection>,
     #[serde(skip)]
     interpolant: Option<Pchip>,
     #[serde(skip)]
     times_s: Vec<f64>,
+}
+
+/// What makes a table imaged for one start mask another mask's (`fit::start_level`): that mask's
+/// simulated spreads at the experiment's times for one D, less the table's there, interpolated in
+/// √τ (PCHIP, flat beyond the last time). The difference between two masks a surface layer apart
+/// is small and smooth in τ, so a few knots carry it where a table needs
+/// [`TABLE_POINTS_DEFAULT`]; at the knots the corrected table gives the imaged spreads exactly,
+/// and between them the base table's shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableCorrection {
+    /// The D whose τ at the experiment's times were imaged.
+    pub d_m2s: f64,
+    pub sqrt_tau_nm: Vec<f64>,
+    /// The start mask's spread less the base table's at each knot.
+    pub differences: Vec<f64>,
+    #[serde(skip)]
+    interpolant: Option<Pchip>,
 }
 
 impl SpreadTable {
@@ -97,12 +119,73 @@ impl SpreadTable {
             tau_max_nm2,
             chain_runs,
             diffusion_steps: probe_steps + trajectory.full_steps_done(),
+            correction: None,
             times_s: Vec::new(),
         })
     }
 
-    /// The interpolated spread at τ (the saturated value beyond the table).
+    /// This table, imaged for another start mask, made the simulator's: the simulator's spreads
+    /// imaged at the times of `q` (its quantification) for `d_m2s` (τ = 0 is its simulated S(0),
+    /// no run) and the difference to this table's own knots interpolated between them
+    /// ([`TableCorrection`]). Any correction this table had is replaced.
+    pub fn corrected_for(
+        &self,
+        backend: &Backend,
+        simulator: &mut Simulator,
+        q: &Quantification,
+        beta: f64,
+        d_m2s: f64,
+        progress: &mut dyn Progress,
+    ) -> Result<SpreadTable> {
+        let (times_s, spread_initial) = (&q.times_s, q.simulated_spread_initial);
+        let mut sqrt_tau_nm = Vec::with_capacity(times_s.len());
+        let mut differences = Vec::with_capacity(times_s.len());
+        let mut chain_runs = 0;
+        let diffusion_steps = diffuse_through_times(
+            backend,
+            simulator,
+            times_s,
+            beta,
+            d_m2s,
+            |simulator, state, n| {
+                let (spread, imaged) = simulated_spread(simulator, spread_initial, state)?;
+                sqrt_tau_nm.push(state.tau_nm2().sqrt());
+                differences.push(spread - self.base_spread_at(state.tau_nm2()));
+                chain_runs += usize::from(imaged);
+                progress.step("table correction", n + 1, times_s.len());
+                Ok(())
+            },
+        )?;
+        let interpolant = Pchip::new(sqrt_tau_nm.clone(), differences.clone())
+            .context("the experiment's times must increase to correct a table at them")?;
+        Ok(SpreadTable {
+            chain_runs,
+            diffusion_steps,
+            correction: Some(TableCorrection {
+                d_m2s,
+                sqrt_tau_nm,
+                differences,
+                interpolant: Some(interpolant),
+            }),
+            ..self.clone()
+        })
+    }
+
+    /// The interpolated spread at τ (the saturated value beyond the table), corrected where the
+    /// table was imaged for another start mask.
     pub fn spread_at(&self, tau_nm2: f64) -> f64 {
+        let correction = self.correction.as_ref().map_or(0.0, |correction| {
+            correction
+                .interpolant
+                .as_ref()
+                .expect("corrections made in this run have an interpolant")
+                .value(tau_nm2.max(0.0).sqrt())
+        });
+        self.base_spread_at(tau_nm2) + correction
+    }
+
+    /// The spread at τ of the table's own knots.
+    fn base_spread_at(&self, tau_nm2: f64) -> f64 {
         self.interpolant
             .as_ref()
             .expect("built tables have an interpolant")
@@ -299,40 +382,76 @@ pub fn fit<'a>(
     table_points: usize,
     progress: &mut dyn Progress,
 ) -> Result<FitOutcome> {
-    let times_s = q.times_s.clone();
-    let spread_initial = q.simulated_spread_initial;
-    let spread_alloyed = q.simulated_spread_alloyed;
-    let correction = settings.correction;
-    let mut table = None;
-    let mut exact;
-    let model: &mut dyn SpreadModel = match settings.mode {
+    match settings.mode {
         FitMode::Table => {
-            let mut built = SpreadTable::build(
+            let table = SpreadTable::build(
                 backend,
                 simulator,
-                spread_initial,
+                q.simulated_spread_initial,
                 settings.beta,
                 table_points,
                 progress,
             )?;
-            built.times_s = times_s.clone();
-            table.insert(built)
+            fit_to_table(q, table, settings)
         }
         FitMode::Exact => {
-            exact = ExactModel {
+            let mut exact = ExactModel {
                 backend,
                 simulator,
-                times_s: &times_s,
-                spread_initial,
+                times_s: &q.times_s,
+                spread_initial: q.simulated_spread_initial,
                 progress,
                 beta: settings.beta,
                 cache: HashMap::new(),
                 chain_runs: 0,
                 diffusion_steps: 0,
             };
-            &mut exact
+            fit_model(q, &mut exact, settings)
         }
+    }
+}
+
+/// Fits D to the measured curve of `q` on a spread table built for it (table mode), keeping the
+/// table and the curves sampled from it in the outcome.
+pub fn fit_to_table(
+    q: &Quantification,
+    mut table: SpreadTable,
+    settings: &crate::experiment::FitSection,
+) -> Result<FitOutcome> {
+    table.times_s = q.times_s.clone();
+    let mut outcome = fit_model(q, &mut table, settings)?;
+    let curve = |d: f64| {
+        SampledCurves::alpha(
+            &table,
+            &q.times_s,
+            d,
+            q.simulated_spread_initial,
+            q.simulated_spread_alloyed,
+        )
     };
+    outcome.sampled_curves = Some(SampledCurves {
+        times_s: SampledCurves::times(&q.times_s),
+        fit: curve(outcome.d_m2s),
+        references: outcome
+            .reference_curves
+            .iter()
+            .map(|(d, _)| (*d, curve(*d)))
+            .collect(),
+    });
+    outcome.table = Some(table);
+    Ok(outcome)
+}
+
+/// The search over log10 D and the uncertainty, on any model of the spreads.
+fn fit_model(
+    q: &Quantification,
+    model: &mut dyn SpreadModel,
+    settings: &crate::experiment::FitSection,
+) -> Result<FitOutcome> {
+    let times_s = &q.times_s;
+    let spread_initial = q.simulated_spread_initial;
+    let spread_alloyed = q.simulated_spread_alloyed;
+    let correction = settings.correction;
     // t = 0 is α = 0 by definition on both sides: it normalises the curves and is not fitted.
     let fitted_points: Vec<usize> = (0..times_s.len()).filter(|&k| times_s[k] > 0.0).collect();
     let alpha_of = |d: f64, model: &mut dyn SpreadModel| -> Result<Vec<f64>> {
@@ -389,19 +508,6 @@ pub fn fit<'a>(
         .collect::<Result<Vec<_>>>()?;
     let mut landscape = minimum.evaluations.clone();
     landscape.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (chain_runs, diffusion_steps) = (model.chain_runs(), model.diffusion_steps());
-    let sampled_curves = table.as_ref().map(|table| {
-        let curve =
-            |d: f64| SampledCurves::alpha(table, &times_s, d, spread_initial, spread_alloyed);
-        SampledCurves {
-            times_s: SampledCurves::times(&times_s),
-            fit: curve(d_m2s),
-            references: reference_curves
-                .iter()
-                .map(|(d, _)| (*d, curve(*d)))
-                .collect(),
-        }
-    });
     Ok(FitOutcome {
         d_m2s,
         sd_m2s,
@@ -418,10 +524,10 @@ pub fn fit<'a>(
         warnings: minimum.warnings,
         mode: settings.mode,
         correction,
-        chain_runs,
-        diffusion_steps,
-        table,
-        sampled_curves,
+        chain_runs: model.chain_runs(),
+        diffusion_steps: model.diffusion_steps(),
+        table: None,
+        sampled_curves: None,
     })
 }
 
