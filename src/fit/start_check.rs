@@ -68,7 +68,7 @@ pub fn start_check(
     ));
     let shape = StartShape::of(data).with_rule(start_mask);
     let (quantified, mut simulator) =
-        prepare_segmented(backend, loaded, segmented, &shape, progress)?;
+        prepare_segmented(backend, loaded, segmented, &shape, None, progress)?;
     let outcome = fit(
         backend,
         &quantified.quantification,
