@@ -160,8 +160,8 @@ pub fn prepare_experiment<'a>(
 ///
 /// `noise_of`: an earlier quantification of the same experiment with another start mask, whose
 /// noise CV and dose are taken over rather than measured and calibrated again. The dose belongs to
-/// the acquisition, not to the mask; recalibrated on each mask of the level search it moved by
-/// 0.2% (NC1 at 2 nm) and cost three chain runs each time.
+/// the acquisition, not to the mask: recalibrated on each mask of the level search, its target CV
+/// moved by 0.2% (0.0539–0.0540, NC1 at 2 nm), and each calibration cost three or four chain runs.
 pub fn prepare_segmented<'a>(
     backend: &'a Backend,
     loaded: &LoadedExperiment,
@@ -353,26 +353,16 @@ fn measure_noise(
     measured: &[Measured],
     progress: &mut dyn Progress,
 ) -> Result<Option<f64>> {
-    Ok(
-        match (
-            &loaded.experiment.data.noise_reconstruction,
-            measured.last(),
-        ) {
-            (Some(file), _) => {
-                let path = loaded.resolve(file);
-                progress.line(&format!("measuring the noise on {}", path.display()));
-                let volume = read_reconstruction(&path, loaded.experiment.particle.voxel_nm)?;
-                let segmentation =
-                    segment(&volume).with_context(|| format!("{}", path.display()))?;
-                Some(
-                    measure(&volume, &segmentation, region)
-                        .with_context(|| format!("{}", path.display()))?
-                        .slice_spread,
-                )
-            }
-            (None, last) => last.map(|m| m.slice_spread),
-        },
-    )
+    let Some(file) = &loaded.experiment.data.noise_reconstruction else {
+        return Ok(measured.last().map(|m| m.slice_spread));
+    };
+    let path = loaded.resolve(file);
+    progress.line(&format!("measuring the noise on {}", path.display()));
+    let volume = read_reconstruction(&path, loaded.experiment.particle.voxel_nm)?;
+    let segmentation = segment(&volume).with_context(|| format!("{}", path.display()))?;
+    let measured =
+        measure(&volume, &segmentation, region).with_context(|| format!("{}", path.display()))?;
+    Ok(Some(measured.slice_spread))
 }
 
 /// The dose of the simulated acquisition (None: no noise) and, for `imaging.dose = "auto"`, its
