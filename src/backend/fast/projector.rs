@@ -79,6 +79,13 @@ impl SliceBlock {
     pub fn entries_mut(&mut self) -> &mut [Lanes] {
         &mut self.entries
     }
+
+    /// Adds `other`'s entries (a block of the same slices) to this one's, lane by lane.
+    pub fn add(&mut self, other: &SliceBlock) {
+        for (entry, other) in self.entries.iter_mut().zip(&other.entries) {
+            *entry = std::array::from_fn(|lane| entry[lane] + other[lane]);
+        }
+    }
 }
 
 /// Ray steps whose coordinates are computed together: one AVX2 register of f32.
