@@ -41,6 +41,11 @@ fn a_diffusion_batch_and_an_imaging_are_one_submit_each() {
     params.sirt_iterations = 20;
     let region = AnalysisRegion::new(&start.mask).unwrap();
     let mut chain = ImagingChain::new(&backend, &params, &region).unwrap();
+    // The first imaging also prepares the chain on the slices the state reaches: SIRT's weights
+    // R and C, one read-back each.
+    let before = submits(&backend);
+    chain.image(&trajectory, Noise::None, false).unwrap();
+    assert_eq!(submits(&backend) - before, 3, "the first imaging");
     for noise in [Noise::None, Noise::Smooth { dose: 50.0 }] {
         let before = submits(&backend);
         let imaged = chain.image(&trajectory, noise, false).unwrap();
