@@ -7,7 +7,8 @@ struct Params {
     grid: Grid,
     // r − 1, with r = I_Au / I_Ag.
     contrast_minus_one: f32,
-    // Where the crop starts in the full grid, and its shape.
+    // Where the crop starts in the grid imaged, and its shape; k0 modulo 2^32, as a slab of the
+    // grid may start inside the crop.
     k0: u32,
     i0: u32,
     j0: u32,

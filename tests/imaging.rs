@@ -242,3 +242,90 @@ fn slices_the_particle_does_not_reach_change_nothing() {
         );
     }
 }
+
+/// Slice `wanted` of a diffused NC1 at 3 nm reconstructed alone and by the whole chain, with the
+/// smooth noise. The state's crop starts slices before the lone slice's slab, which the intensity
+/// kernel takes as a wrapped offset.
+fn lone_and_whole_slice(backend: &Backend, wanted: usize) -> (Volume, Volume) {
+    let nc1 = phantom("NC1", 3.0);
+    let mut params = ImagingParams::defaults(3.0);
+    params.sirt_iterations = 8;
+    let mut state = Trajectory::new(backend, &nc1.composition, &nc1.mask, BETA_DEFAULT).unwrap();
+    state.advance_to(40.0).unwrap();
+    let region = AnalysisRegion::new(&nc1.mask).unwrap();
+    let noise = Noise::Smooth { dose: 20.0 };
+    let whole = ImagingChain::new(backend, &params, &region)
+        .unwrap()
+        .image(&state, noise, true)
+        .unwrap()
+        .reconstruction
+        .unwrap();
+    let lone = ImagingChain::new(backend, &params, &region)
+        .unwrap()
+        .reconstruct_slices(&state, noise, wanted..wanted + 1)
+        .unwrap();
+    (lone, whole)
+}
+
+/// A slice reconstructed alone (slices.png's) is the whole chain's, bit for bit: the slices are
+/// independent problems, and the blur reaches none beyond the slab imaged.
+fn assert_lone_slice_is_the_chains(backend: &Backend) {
+    let nc1 = phantom("NC1", 3.0);
+    let wanted = nc1.mask.shape()[0] / 2;
+    let first_slice = nc1
+        .mask
+        .data()
+        .outer_iter()
+        .position(|slice| slice.iter().any(|&inside| inside))
+        .unwrap();
+    let reach = gaussian_taps(1.0).len() / 2;
+    assert!(
+        first_slice + reach < wanted,
+        "the crop should start before the slab"
+    );
+    let (lone, whole) = lone_and_whole_slice(backend, wanted);
+    let slice = |volume: &Volume, k: usize| volume.data().slice(s![k, .., ..]).to_owned();
+    assert!(slice(&whole, wanted).iter().any(|&v| v > 0.0));
+    assert_eq!(slice(&lone, wanted), slice(&whole, wanted));
+    let elsewhere_zero = lone
+        .data()
+        .outer_iter()
+        .enumerate()
+        .all(|(k, slice)| k == wanted || slice.iter().all(|&v| v == 0.0));
+    assert!(elsewhere_zero, "only the wanted slice is returned");
+}
+
+#[test]
+fn a_slice_reconstructed_alone_is_the_chains_slice() {
+    assert_lone_slice_is_the_chains(&Backend::Cpu);
+}
+
+#[test]
+fn a_slice_reconstructed_alone_is_the_chains_slice_on_the_gpu() {
+    let Some(gpu) = common::gpu() else { return };
+    assert_lone_slice_is_the_chains(&Backend::Gpu(Box::new(gpu)));
+}
+
+#[test]
+fn a_slice_alone_refuses_poisson_noise_and_slices_off_the_grid() {
+    let nc1 = phantom("NC1", 3.0);
+    let params = ImagingParams::defaults(3.0);
+    let state = Trajectory::new(&Backend::Cpu, &nc1.composition, &nc1.mask, BETA_DEFAULT).unwrap();
+    let mut chain = ImagingChain::new(
+        &Backend::Cpu,
+        &params,
+        &AnalysisRegion::new(&nc1.mask).unwrap(),
+    )
+    .unwrap();
+    let poisson = Noise::Poisson {
+        dose: 20.0,
+        seed: 3,
+    };
+    let error = chain.reconstruct_slices(&state, poisson, 8..9).unwrap_err();
+    assert!(format!("{error:#}").contains("Poisson"), "{error:#}");
+    let n_k = nc1.mask.shape()[0];
+    let error = chain
+        .reconstruct_slices(&state, Noise::None, n_k..n_k + 1)
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("not within"), "{error:#}");
+}

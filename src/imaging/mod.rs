@@ -17,7 +17,7 @@ use crate::backend::kernels::blur;
 use crate::backend::{
     Backend, CpuKernels, GpuKernels, Grid, IntensityParams, Kernels, Moments, ProjectorParams, Ray,
 };
-use crate::diffusion::{Fields, Trajectory};
+use crate::diffusion::{CropPlacement, Fields, Trajectory};
 use crate::io::tilts::default_tilts_deg;
 use crate::tomography::TiltGeometry;
 use crate::tomography::noise::{add_poisson_noise, standard_normal_field};
@@ -273,10 +273,15 @@ impl<'a> ImagingChain<'a> {
         })
     }
 
+    /// How many slices the blur reaches either side of a slice.
+    fn blur_reach(&self) -> usize {
+        self.taps.as_ref().map_or(0, |taps| taps.len() / 2)
+    }
+
     /// The slices a state cropped to `crop` slices needs: those, widened by the blur's reach, and
     /// the analysis region's.
     fn slab_for(&self, crop: Range<usize>) -> Range<usize> {
-        let reach = self.taps.as_ref().map_or(0, |taps| taps.len() / 2);
+        let reach = self.blur_reach();
         let first = crop
             .start
             .saturating_sub(reach)
@@ -329,12 +334,7 @@ impl<'a> ImagingChain<'a> {
         noise: Noise,
         keep_reconstruction: bool,
     ) -> Result<Imaged> {
-        let (fields, place) = state.snapshot_fields();
-        check_same_grid(
-            "imaged state and imaging chain",
-            (place.full_shape, place.voxel_nm),
-            (self.shape, self.voxel_nm),
-        )?;
+        let place = self.placement_of(state)?;
         let needed = self.slab_for(place.origin[0]..place.origin[0] + place.shape[0]);
         let fits = self
             .slab
@@ -343,12 +343,77 @@ impl<'a> ImagingChain<'a> {
         if !fits {
             self.slab = Some(self.prepare_slab(needed)?);
         }
-        let slab = self.slab.as_mut().expect("prepared above");
+        self.image_on_slab(state, noise, keep_reconstruction)
+    }
+
+    /// Reconstructs the current snapshot of `state` on the slices `wanted` only; the volume's other
+    /// slices are zero. Each wanted slice is the one [`ImagingChain::image`] reconstructs, bit for
+    /// bit: the chain runs on a slab of the wanted slices widened by the blur's reach, the slices
+    /// being independent problems along the tilt axis and the blur reaching no further. For a
+    /// figure of a few slices this images a few of the grid's slices instead of the particle's.
+    /// Poisson noise is refused: its draws follow one another through every slice's projection.
+    pub fn reconstruct_slices(
+        &mut self,
+        state: &Trajectory,
+        noise: Noise,
+        wanted: Range<usize>,
+    ) -> Result<Volume> {
+        ensure!(
+            !wanted.is_empty() && wanted.end <= self.shape[0],
+            "slices {wanted:?} are not within the grid's {} slices",
+            self.shape[0]
+        );
+        ensure!(
+            !matches!(noise, Noise::Poisson { .. }),
+            "a few slices cannot be reconstructed alone with Poisson noise, whose draws depend on \
+             every slice's projection"
+        );
+        self.placement_of(state)?;
+        let reach = self.blur_reach();
+        let needed = wanted.start.saturating_sub(reach)..(wanted.end + reach).min(self.shape[0]);
+        if self.slab.as_ref().map(|slab| &slab.slices) != Some(&needed) {
+            self.slab = Some(self.prepare_slab(needed)?);
+        }
+        let imaged = self.image_on_slab(state, noise, true)?;
+        let mut volume = imaged
+            .reconstruction
+            .expect("the chain keeps the reconstruction when asked")
+            .into_data();
+        for (k, mut slice) in volume.outer_iter_mut().enumerate() {
+            if !wanted.contains(&k) {
+                slice.fill(0.0);
+            }
+        }
+        Ok(Volume::new(volume, self.voxel_nm)?)
+    }
+
+    /// Where `state`'s crop sits, checked to lie on the chain's grid.
+    fn placement_of(&self, state: &Trajectory) -> Result<CropPlacement> {
+        let (_, place) = state.snapshot_fields();
+        check_same_grid(
+            "imaged state and imaging chain",
+            (place.full_shape, place.voxel_nm),
+            (self.shape, self.voxel_nm),
+        )?;
+        Ok(place)
+    }
+
+    /// Images `state`, checked to lie on the chain's grid, on the prepared slab, which holds every
+    /// slice of the state that reaches a slice wanted.
+    fn image_on_slab(
+        &mut self,
+        state: &Trajectory,
+        noise: Noise,
+        keep_reconstruction: bool,
+    ) -> Result<Imaged> {
+        let (fields, place) = state.snapshot_fields();
+        let slab = self.slab.as_mut().expect("the slab is prepared first");
         let u = |n: usize| n as u32;
         let params = IntensityParams {
             grid: Grid::new([slab.slices.len(), self.shape[1], self.shape[2]].map(u)),
             contrast_minus_one: (self.contrast_ratio - 1.0) as f32,
-            k0: u(place.origin[0] - slab.slices.start),
+            // A slab may start inside the crop: the kernels take the difference modulo 2^32.
+            k0: u(place.origin[0]).wrapping_sub(u(slab.slices.start)),
             i0: u(place.origin[1]),
             j0: u(place.origin[2]),
             crop_k: u(place.shape[0]),

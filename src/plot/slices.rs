@@ -37,14 +37,14 @@ pub fn central_k(mask: &Mask) -> usize {
     sum.checked_div(count).unwrap_or(mask.shape()[0] / 2)
 }
 
-/// Slice `k` of `volume` in units of the particle's mean intensity: background subtracted, then
-/// divided by the mean inside `mask`. This puts reconstructions of different dose and units on one
-/// scale.
+/// Slice `k` of `volume` in units of the particle's mean intensity on that slice: background
+/// subtracted, then divided by the mean inside `mask` on slice `k`. This puts reconstructions of
+/// different dose and units on one scale, and needs no other slice of the volume.
 pub fn normalised_slice(volume: &Volume, mask: &Mask, background: f64, k: usize) -> Array2<f32> {
-    let (sum, count) = volume
-        .data()
+    let slice = volume.data().index_axis(Axis(0), k);
+    let (sum, count) = slice
         .iter()
-        .zip(mask.data())
+        .zip(mask.data().index_axis(Axis(0), k))
         .filter(|(_, inside)| **inside)
         .fold((0.0, 0usize), |(sum, count), (v, _)| {
             (sum + f64::from(*v) - background, count + 1)
@@ -54,10 +54,7 @@ pub fn normalised_slice(volume: &Volume, mask: &Mask, background: f64, k: usize)
     } else {
         1.0
     };
-    volume
-        .data()
-        .index_axis(Axis(0), k)
-        .mapv(|v| ((f64::from(v) - background) / mean) as f32)
+    slice.mapv(|v| ((f64::from(v) - background) / mean) as f32)
 }
 
 fn grey(value: f32, (low, high): (f64, f64)) -> RGBColor {

@@ -13,7 +13,7 @@ use crate::backend::Backend;
 use crate::experiment::{Experiment, LoadedExperiment};
 use crate::fit::start_check::{StartCheck, start_check};
 use crate::fit::start_level::{FitRun, StartLevel, prepare_and_fit};
-use crate::fit::{FitOutcome, simulated_reconstructions};
+use crate::fit::{FitOutcome, simulated_slices};
 use crate::imaging::ImagingParams;
 use crate::io::{Overwrite, StagedDir, write_bytes_atomically};
 use crate::plot::slices::{central_k, montage, normalised_slice};
@@ -289,16 +289,17 @@ fn slices_png(
         return Ok(None);
     }
     progress.line("imaging the fitted D at each time for slices.png");
-    let simulated = simulated_reconstructions(
+    let k = central_k(&simulator.start.mask);
+    let simulated = simulated_slices(
         backend,
         simulator,
         &outcome.times_s,
         experiment.fit.beta,
         outcome.d_m2s,
+        k,
         progress,
     )?;
     let simulation_mask = &simulator.start.mask;
-    let k = central_k(simulation_mask);
     let measured: Vec<_> = segmented
         .reconstructions
         .iter()

@@ -5,7 +5,9 @@ use rayon::prelude::*;
 
 use super::grid::Grid;
 
-/// The shader's uniform: the full grid, r − 1, and where the crop sits.
+/// The shader's uniform: the grid imaged, r − 1, and where the crop sits in it. The crop's first
+/// slice `k0` is taken modulo 2^32, so that a grid which is a slab starting inside the crop can
+/// give it as the wrapped negative offset.
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct IntensityParams {
