@@ -415,11 +415,11 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
         "--d",
         "2.7e-19",
         "--voxel-nm",
-        "4",
+        "3",
         "--seed",
         "3",
         "--iterations",
-        "10",
+        "30",
         "--times",
         "0,60,180,600",
         "--out",
@@ -499,9 +499,11 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report/report.json")).unwrap())
             .unwrap();
+    // 3 nm and 30 iterations are the coarsest that put D within 5% (+3.3%: the grid's rounding of
+    // the core; 4 nm and 10 iterations gave +11%), so a D 10% off fails here.
     let d = report["d_m2s"].as_f64().unwrap();
-    assert!(d > 1e-19 && d < 1e-18, "{d}");
-    assert_eq!(report["experiment"]["imaging"]["sirt_iterations"], 10);
+    assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
+    assert_eq!(report["experiment"]["imaging"]["sirt_iterations"], 30);
     assert_eq!(report["fit"]["mode"], "table");
     // The default start mask rule fitted the surface level, within its range, and the SD
     // includes the level's.

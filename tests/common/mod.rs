@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
 
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use alloyfit::backend::gpu::GpuContext;
 use alloyfit::backend::{DeviceChoice, DeviceRequest};
 
@@ -10,7 +13,7 @@ use alloyfit::backend::{DeviceChoice, DeviceRequest};
 #[allow(dead_code)] // Used by the GPU tests, not by the tests that only run the binary.
 pub fn gpu() -> Option<GpuContext> {
     if std::env::var("ALLOYFIT_SKIP_GPU_TESTS").as_deref() == Ok("1") {
-        eprintln!("GPU test skipped: ALLOYFIT_SKIP_GPU_TESTS=1");
+        report_skip();
         return None;
     }
     let request = DeviceRequest {
@@ -27,6 +30,22 @@ pub fn gpu() -> Option<GpuContext> {
             "GPU tests need an adapter: {error:#}. Set ALLOYFIT_SKIP_GPU_TESTS=1 to skip them explicitly."
         ),
     }
+}
+
+/// Says on the terminal that a GPU test was skipped, and how many this test binary has skipped so
+/// far. The harness still counts the test as passed, so the line goes to stderr directly, past the
+/// harness's capture of `eprintln!`, where a run's log shows it.
+#[allow(dead_code)]
+fn report_skip() {
+    static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+    let count = SKIPPED.fetch_add(1, Ordering::Relaxed) + 1;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a GPU test");
+    // Best effort: a closed stderr must not fail the test run.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED (ALLOYFIT_SKIP_GPU_TESTS=1): {test}, GPU test {count} skipped in this binary"
+    );
 }
 
 /// Makes a tiny synthetic experiment of `phantom` in `dir/out` with the real binary on the CPU:
