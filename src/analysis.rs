@@ -263,6 +263,7 @@ pub fn prepare_segmented<'a>(
         prepared.mask.count()
     ));
     let mut chain = ImagingChain::new(backend, &imaging, &region)?;
+    chain.check_detector_holds(&prepared.mask)?;
     let alloyed_state = Trajectory::new(backend, &alloyed, &prepared.mask, e.fit.beta)?;
     let (noise_cv, dose, dose_calibration) = match noise_of {
         Some(earlier) => (

@@ -198,6 +198,10 @@ pub struct ImagingSection {
     pub blur_sigma_nm: Option<f64>,
     /// A file of angles (IMOD .tlt) or a spec start:stop:step / a,b,c in degrees.
     pub tilts: String,
+    /// Pixels of the detector the series was recorded on, one voxel wide each; default: as many
+    /// as a slice is wide.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector_pixels: Option<usize>,
     pub sirt_iterations: usize,
     pub dose: DoseSetting,
 }
@@ -208,6 +212,7 @@ impl Default for ImagingSection {
             contrast_ratio: CONTRAST_RATIO_DEFAULT,
             blur_sigma_nm: None,
             tilts: "-70:70:2".into(),
+            detector_pixels: None,
             sirt_iterations: 50,
             dose: DoseSetting::Named(NamedDose::Auto),
         }
@@ -384,6 +389,10 @@ impl Experiment {
             i.sirt_iterations > 0,
             "imaging.sirt_iterations must be at least 1"
         );
+        ensure!(
+            i.detector_pixels != Some(0),
+            "imaging.detector_pixels must be at least 1 (or left out: as many as a slice is wide)"
+        );
         if let DoseSetting::Fixed(dose) = i.dose {
             ensure!(
                 dose.is_finite() && dose > 0.0,
@@ -422,6 +431,7 @@ impl Experiment {
             contrast_ratio: i.contrast_ratio,
             blur_sigma_nm: i.blur_sigma_nm.unwrap_or(self.particle.voxel_nm),
             tilt_angles_deg,
+            detector_pixels: i.detector_pixels,
             sirt_iterations: i.sirt_iterations,
             noise_seed: self.fit.seed,
         })

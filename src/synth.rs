@@ -119,6 +119,7 @@ pub fn synthesize(
         &config.imaging,
         &AnalysisRegion::new(&phantom.mask)?,
     )?;
+    chain.check_detector_holds(&phantom.mask)?;
     let mut trajectory =
         Trajectory::new(backend, &phantom.composition, &phantom.mask, config.beta)?;
     let mut files = Vec::with_capacity(config.times_s.len());
@@ -175,6 +176,7 @@ pub fn synthesize(
             contrast_ratio: config.imaging.contrast_ratio,
             blur_sigma_nm: Some(config.imaging.blur_sigma_nm),
             tilts: config.tilts.clone(),
+            detector_pixels: config.imaging.detector_pixels,
             sirt_iterations: config.imaging.sirt_iterations,
             dose: DoseSetting::Named(crate::experiment::NamedDose::Auto),
         },

@@ -75,6 +75,7 @@ pub fn run(args: &Args) -> Result<()> {
             contrast_ratio: args.contrast,
             blur_sigma_nm: args.blur_nm.unwrap_or(args.voxel_nm),
             tilt_angles_deg: args.tilts.angles()?,
+            detector_pixels: None,
             sirt_iterations: args.iterations,
             noise_seed: args.seed,
         },

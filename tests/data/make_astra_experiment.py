@@ -25,6 +25,11 @@ an NC1-sized cube at the paper's times:
 
     python3 make_astra_experiment.py --out /tmp/astra-nc1 --grid 36,48,48 --edge-nm 58 \
         --core-nm 36 --d 2.7e-19 --times 0,15,30,45,60,90,120,180,300,600
+
+`astra-tight/` is the same particle in a box whose width its projection outgrows at some tilts,
+recorded on a detector of 40 pixels (80 nm), as a microscope's is wider than the box kept:
+
+    python3 make_astra_experiment.py --out astra-tight --grid 26,26,26 --detector 40 --seed 1
 """
 
 import argparse
@@ -91,20 +96,20 @@ def diffuse(composition, mask, tau_nm2):
     return c
 
 
-def projections(intensity):
-    """The fine grid's projections binned to the output grid: [k][angle][m], in 2 nm units."""
+def projections(intensity, detector):
+    """The fine grid's projections on `detector` 2 nm pixels, binned from the fine grid's:
+    [k][angle][m], in 2 nm units."""
     nk_f, ni_f, nj_f = intensity.shape
     vol_geom = astra.create_vol_geom(ni_f, nj_f)
-    proj_geom = astra.create_proj_geom("parallel", 1.0, nj_f, np.deg2rad(TILTS_DEG))
+    proj_geom = astra.create_proj_geom("parallel", 1.0, detector * FINE, np.deg2rad(TILTS_DEG))
     projector = astra.create_projector("linear", proj_geom, vol_geom)
-    fine = np.empty((nk_f, len(TILTS_DEG), nj_f), dtype=np.float64)
+    fine = np.empty((nk_f, len(TILTS_DEG), detector * FINE), dtype=np.float64)
     for k, slice_ in enumerate(intensity):
         sinogram_id, sinogram = astra.create_sino(slice_.astype(np.float32), projector)
         fine[k] = sinogram
         astra.data2d.delete(sinogram_id)
     astra.projector.delete(projector)
-    nk, nj = nk_f // FINE, nj_f // FINE
-    binned = fine.reshape(nk, FINE, len(TILTS_DEG), nj, FINE).mean(axis=(1, 4))
+    binned = fine.reshape(nk_f // FINE, FINE, len(TILTS_DEG), detector, FINE).mean(axis=(1, 4))
     # The fine line integrals count 1 nm voxels; the output's count 2 nm ones.
     return binned / FINE
 
@@ -113,7 +118,7 @@ def sirt(series, shape):
     """ASTRA SIRT of each k-slice of `series` on the output grid of `shape`."""
     nk, ni, nj = shape
     vol_geom = astra.create_vol_geom(ni, nj)
-    proj_geom = astra.create_proj_geom("parallel", 1.0, nj, np.deg2rad(TILTS_DEG))
+    proj_geom = astra.create_proj_geom("parallel", 1.0, series.shape[2], np.deg2rad(TILTS_DEG))
     projector = astra.create_projector("linear", proj_geom, vol_geom)
     volume = np.empty(shape, dtype=np.float32)
     for k in range(nk):
@@ -133,12 +138,12 @@ def sirt(series, shape):
     return volume
 
 
-def acquire(composition, mask, shape, rng):
+def acquire(composition, mask, shape, detector, rng):
     intensity = np.where(mask, 1.0 + (CONTRAST - 1.0) * composition, 0.0)
     blurred = ndimage.gaussian_filter(
         intensity, BLUR_SIGMA_NM * FINE / VOXEL_NM, mode="constant", truncate=5.0
     )
-    series = projections(blurred)
+    series = projections(blurred, detector)
     noisy = rng.poisson(DOSE * np.clip(series, 0.0, None)) / DOSE
     return sirt(noisy, shape)
 
@@ -151,12 +156,17 @@ def main():
     parser.add_argument("--core-nm", type=float, default=28.0, help="the Au sphere's diameter")
     parser.add_argument("--d", type=float, default=2.0e-19, help="true D, m²/s")
     parser.add_argument("--times", default="0,30,90,240,600", help="heating times, s")
+    parser.add_argument(
+        "--detector", type=int, help="detector pixels, 2 nm each (default: as many as a slice is wide)"
+    )
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the Poisson noise")
     args = parser.parse_args()
     shape = tuple(int(n) for n in args.grid.split(","))
+    detector = args.detector or shape[2]
     times_s = [float(t) for t in args.times.split(",")]
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(args.seed)
     mask, composition = particle(shape, args.edge_nm, args.core_nm)
     mean_au = float(composition[mask].mean())
     names = []
@@ -166,11 +176,11 @@ def main():
         composition = diffuse(composition, mask, tau_nm2 - tau_done)
         tau_done = tau_nm2
         name = f"recon_{n:02}_t{t_s:g}s.tif"
-        tifffile.imwrite(out / name, acquire(composition, mask, shape, rng))
+        tifffile.imwrite(out / name, acquire(composition, mask, shape, detector, rng))
         names.append(name)
         print(f"{name}: tau {tau_nm2:g} nm²")
     alloyed = np.where(mask, mean_au, 0.0)
-    tifffile.imwrite(out / "recon_alloyed.tif", acquire(alloyed, mask, shape, rng))
+    tifffile.imwrite(out / "recon_alloyed.tif", acquire(alloyed, mask, shape, detector, rng))
 
     quoted = ", ".join(f'"{name}"' for name in names)
     (out / "experiment.toml").write_text(
@@ -189,6 +199,7 @@ def main():
         f"blur_sigma_nm = {BLUR_SIGMA_NM}\n"
         'tilts = "-70:70:2"\n'
         f"sirt_iterations = {SIRT_ITERATIONS}\n"
+        + (f"detector_pixels = {detector}\n" if args.detector else "")
     )
     truth = {
         "made_by": "tests/data/make_astra_experiment.py",
@@ -197,11 +208,12 @@ def main():
         "fine_voxel_nm": VOXEL_NM / FINE,
         "times_s": times_s,
         "grid": list(shape),
+        "detector_pixels": detector,
         "edge_nm": args.edge_nm,
         "core_nm": args.core_nm,
         "mean_au_fraction": mean_au,
         "dose": DOSE,
-        "seed": SEED,
+        "seed": args.seed,
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
 
