@@ -23,6 +23,8 @@ use crate::io::{mask_from_volume, read_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
 use crate::progress::Progress;
 use crate::start_mask::{StartShape, start_mask};
+use crate::tomography::TiltGeometry;
+use crate::tomography::sirt::{SirtOptions, sirt};
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// Relative tolerance between a file's voxel size and the experiment's.
@@ -86,14 +88,23 @@ pub struct Simulator<'a> {
 
 fn read_reconstruction(path: &std::path::Path, voxel_nm: f64) -> Result<Volume> {
     let file = read_volume(path)?;
-    if let Some(stored) = file.voxel_nm {
+    check_stored_voxel_size(path, file.voxel_nm, voxel_nm)?;
+    file.into_volume(path, Some(voxel_nm))
+}
+
+fn check_stored_voxel_size(
+    path: &std::path::Path,
+    stored: Option<f64>,
+    voxel_nm: f64,
+) -> Result<()> {
+    if let Some(stored) = stored {
         ensure!(
             (stored - voxel_nm).abs() <= VOXEL_SIZE_REL_TOL * voxel_nm,
             "{}: the file's voxel size is {stored} nm but particle.voxel_nm says {voxel_nm} nm; fix one of them",
             path.display()
         );
     }
-    file.into_volume(path, Some(voxel_nm))
+    Ok(())
 }
 
 fn read_mask_file(path: &std::path::Path, voxel_nm: f64) -> Result<Mask> {
@@ -115,20 +126,33 @@ pub struct SegmentedReconstructions {
     pub segmentations: Vec<Segmentation>,
 }
 
-/// Reads and segments `loaded`'s reconstructions, one progress step per file.
+/// Reads and segments `loaded`'s reconstructions, or reconstructs its tilt series on `backend`
+/// and segments those, one progress step per file.
 pub fn read_and_segment(
+    backend: &Backend,
     loaded: &LoadedExperiment,
     progress: &mut dyn Progress,
 ) -> Result<SegmentedReconstructions> {
-    let Some(files) = &loaded.experiment.data.reconstructions else {
+    let Some((key, files)) = loaded.experiment.data.measured_files() else {
         return Ok(SegmentedReconstructions::default());
     };
+    let series = key == "data.tilt_series";
+    let imaging = loaded.experiment.imaging_params(&loaded.dir)?;
     let voxel_nm = loaded.experiment.particle.voxel_nm;
     let mut segmented = SegmentedReconstructions::default();
-    progress.line(&format!("segmenting {} reconstructions", files.len()));
+    let (what, stage) = if series {
+        ("reconstructing and segmenting", "tilt series")
+    } else {
+        ("segmenting", "reconstructions")
+    };
+    progress.line(&format!("{what} {} {stage}", files.len()));
     for (n, file) in files.iter().enumerate() {
         let path = loaded.resolve(file);
-        let volume = read_reconstruction(&path, voxel_nm)?;
+        let volume = if series {
+            reconstruct_series(backend, &imaging, &path, voxel_nm)?
+        } else {
+            read_reconstruction(&path, voxel_nm)?
+        };
         if let Some(first) = segmented.reconstructions.first() {
             check_same_grid("reconstructions", Volume::grid(first), volume.grid())
                 .with_context(|| format!("{}", path.display()))?;
@@ -136,9 +160,68 @@ pub fn read_and_segment(
         let segmentation = segment(&volume).with_context(|| format!("{}", path.display()))?;
         segmented.segmentations.push(segmentation);
         segmented.reconstructions.push(volume);
-        progress.step("segmenting", n + 1, files.len());
+        progress.step(what, n + 1, files.len());
     }
     Ok(segmented)
+}
+
+/// Reconstructs the tilt series in `path` as the simulation reconstructs its own series: SIRT with
+/// `imaging`'s iterations, non-negative, from zero, on square slices as wide as the detector, so
+/// that the measured and the simulated reconstructions come from one algorithm.
+fn reconstruct_series(
+    backend: &Backend,
+    imaging: &ImagingParams,
+    path: &std::path::Path,
+    voxel_nm: f64,
+) -> Result<Volume> {
+    let file = read_volume(path)?;
+    check_stored_voxel_size(path, file.voxel_nm, voxel_nm)?;
+    let series = file.data;
+    let angles = imaging.tilt_angles_deg.len();
+    let [images, n_k, n_det] = [series.shape()[0], series.shape()[1], series.shape()[2]];
+    if images != angles {
+        let hint = if n_k == angles {
+            "; it looks stored one image per slice ([k][angle][m]): alloyfit reads one projection \
+             per angle, its rows along the tilt axis ([angle][k][m])"
+        } else {
+            ""
+        };
+        bail!(
+            "{}: {images} images of {n_k} × {n_det} pixels, but imaging.tilts gives {angles} angles{hint}",
+            path.display()
+        );
+    }
+    if let Some(pixels) = imaging.detector_pixels {
+        ensure!(
+            pixels == n_det,
+            "{}: the series is {n_det} pixels wide but imaging.detector_pixels says {pixels}; leave \
+             detector_pixels out, a tilt series gives its own",
+            path.display()
+        );
+    }
+    if let Some((index, value)) = series.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        bail!(
+            "{}: the value at [angle, k, m] = {:?} is {value}; a tilt series must hold finite numbers",
+            path.display(),
+            [index.0, index.1, index.2]
+        );
+    }
+    let geometry = TiltGeometry::new(imaging.tilt_angles_deg.clone(), n_det, 1.0)?;
+    let options = SirtOptions {
+        iterations: imaging.sirt_iterations,
+        ..SirtOptions::default()
+    };
+    let reconstruction = sirt(
+        backend,
+        &series,
+        &geometry,
+        [n_k, n_det, n_det],
+        voxel_nm,
+        &options,
+        &mut |_| {},
+    )
+    .with_context(|| format!("reconstructing {}", path.display()))?;
+    Ok(reconstruction.volume)
 }
 
 /// Reads and quantifies `loaded` on `backend` with the start mask its file asks for, reporting
@@ -148,7 +231,7 @@ pub fn prepare_experiment<'a>(
     loaded: &LoadedExperiment,
     progress: &mut dyn Progress,
 ) -> Result<(SegmentedReconstructions, Quantified, Simulator<'a>)> {
-    let segmented = read_and_segment(loaded, progress)?;
+    let segmented = read_and_segment(backend, loaded, progress)?;
     let shape = StartShape::of(&loaded.experiment.data);
     let (quantified, simulator) =
         prepare_segmented(backend, loaded, &segmented, &shape, None, progress)?;
@@ -178,11 +261,11 @@ pub fn prepare_segmented<'a>(
         segmentations,
     } = segmented;
     let (initial_composition, initial_mask, measured_alpha) =
-        match (&e.data.reconstructions, &e.data.curve) {
-            (Some(files), _) => {
+        match (e.data.measured_files(), &e.data.curve) {
+            (Some((key, files)), _) => {
                 ensure!(
                     reconstructions.len() == files.len(),
-                    "{} reconstructions segmented for the {} files of data.reconstructions",
+                    "{} reconstructions segmented for the {} files of {key}",
                     reconstructions.len(),
                     files.len()
                 );
@@ -250,7 +333,12 @@ pub fn prepare_segmented<'a>(
     let measured = reconstructions
         .iter()
         .zip(segmentations)
-        .zip(e.data.reconstructions.iter().flatten())
+        .zip(
+            e.data
+                .measured_files()
+                .into_iter()
+                .flat_map(|(_, files)| files),
+        )
         .map(|((volume, segmentation), file)| {
             measure(volume, segmentation, &region)
                 .with_context(|| format!("{}", loaded.resolve(file).display()))

@@ -58,6 +58,10 @@ pub struct DataSection {
     /// One reconstruction per time (TIFF or MRC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconstructions: Option<Vec<PathBuf>>,
+    /// Or one tilt series per time (TIFF or MRC, `[angle][k][m]`, at the angles of
+    /// `imaging.tilts`), which alloyfit reconstructs with the SIRT the simulation runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tilt_series: Option<Vec<PathBuf>>,
     /// Or a measured curve: CSV with columns t_s and alpha.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curve: Option<PathBuf>,
@@ -98,7 +102,17 @@ impl DataSection {
     /// Whether `start_mask` applies: the mask comes from the t = 0 reconstruction, not from a
     /// `mask` file or a phantom (for a measured curve).
     pub fn start_mask_applies(&self) -> bool {
-        self.reconstructions.is_some() && self.mask.is_none()
+        self.measured_files().is_some() && self.mask.is_none()
+    }
+
+    /// The files measured at the times, one per time, and the key that lists them: the
+    /// reconstructions or the tilt series (None for a measured curve).
+    pub fn measured_files(&self) -> Option<(&'static str, &[PathBuf])> {
+        match (&self.reconstructions, &self.tilt_series) {
+            (Some(files), _) => Some(("data.reconstructions", files)),
+            (None, Some(files)) => Some(("data.tilt_series", files)),
+            (None, None) => None,
+        }
     }
 }
 
@@ -358,20 +372,25 @@ impl Experiment {
             "data.start_smoothing_voxels must lie in [{START_SMOOTHING_MIN_VOXELS}, {START_SMOOTHING_MAX_VOXELS}] (a Gaussian sigma in voxels), got {}",
             d.start_smoothing_voxels
         );
-        match (&d.reconstructions, &d.curve) {
-            (Some(files), None) => ensure!(
+        let sources = [
+            d.reconstructions.is_some(),
+            d.tilt_series.is_some(),
+            d.curve.is_some(),
+        ];
+        match sources.iter().filter(|given| **given).count() {
+            1 => {}
+            0 => bail!(
+                "data: give reconstructions (one volume file per time), tilt_series (one tilt series per time) or curve (a CSV of t_s, alpha)"
+            ),
+            _ => bail!("data: give one of reconstructions, tilt_series and curve, not several"),
+        }
+        if let Some((key, files)) = d.measured_files() {
+            ensure!(
                 files.len() == d.times_s.len(),
-                "data.reconstructions lists {} files for {} times in data.times_s",
+                "{key} lists {} files for {} times in data.times_s",
                 files.len(),
                 d.times_s.len()
-            ),
-            (None, Some(_)) => {}
-            (Some(_), Some(_)) => {
-                bail!("data: give either reconstructions or curve, not both")
-            }
-            (None, None) => bail!(
-                "data: give reconstructions (one volume file per time) or curve (a CSV of t_s, alpha)"
-            ),
+            );
         }
         let i = &self.imaging;
         ensure!(
@@ -461,10 +480,9 @@ impl LoadedExperiment {
     pub fn check_files(&self) -> Result<()> {
         let d = &self.experiment.data;
         let named = d
-            .reconstructions
-            .iter()
-            .flatten()
-            .map(|file| ("data.reconstructions", file))
+            .measured_files()
+            .into_iter()
+            .flat_map(|(key, files)| files.iter().map(move |file| (key, file)))
             .chain(d.curve.iter().map(|file| ("data.curve", file)))
             .chain(
                 d.noise_reconstruction
@@ -593,5 +611,31 @@ reconstructions = ["a.tif", "b.tif", "c.tif"]
         assert!(Experiment::parse(&percent, Path::new("e.toml")).is_err());
         let unsorted = MINIMAL.replace("[0, 15, 30]", "[0, 30, 15]");
         assert!(Experiment::parse(&unsorted, Path::new("e.toml")).is_err());
+    }
+
+    #[test]
+    fn tilt_series_stand_in_for_reconstructions_and_only_for_them() {
+        let series = MINIMAL.replace("reconstructions = ", "tilt_series = ");
+        let e = Experiment::parse(&series, Path::new("e.toml")).unwrap();
+        assert_eq!(e.data.measured_files().unwrap().0, "data.tilt_series");
+        assert!(e.data.start_mask_applies());
+        let short = series.replace(", \"c.tif\"", "");
+        let error = format!(
+            "{:#}",
+            Experiment::parse(&short, Path::new("e.toml")).unwrap_err()
+        );
+        assert!(
+            error.contains("data.tilt_series lists 2 files for 3 times"),
+            "{error}"
+        );
+        let both = series.replace(
+            "tilt_series = ",
+            "reconstructions = [\"a.tif\", \"b.tif\", \"c.tif\"]\ntilt_series = ",
+        );
+        let error = format!(
+            "{:#}",
+            Experiment::parse(&both, Path::new("e.toml")).unwrap_err()
+        );
+        assert!(error.contains("not several"), "{error}");
     }
 }

@@ -162,6 +162,7 @@ pub fn synthesize(
         data: DataSection {
             times_s: config.times_s.clone(),
             reconstructions: Some(files),
+            tilt_series: None,
             curve: None,
             noise_reconstruction: Some(PathBuf::from(ALLOYED_NAME)),
             mask: None,

@@ -286,7 +286,7 @@ fn a_corrected_table_fits_another_start_mask_as_its_own_table() {
     );
     let backend = Backend::Cpu;
     let settings = &loaded.experiment.fit;
-    let segmented = read_and_segment(&loaded, &mut Silent).unwrap();
+    let segmented = read_and_segment(&Backend::Cpu, &loaded, &mut Silent).unwrap();
     let shape = StartShape::of(&loaded.experiment.data);
     let prepare = |level: f64, noise_of| {
         prepare_segmented(

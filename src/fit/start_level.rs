@@ -119,8 +119,8 @@ pub fn prepare_and_fit<'a>(
 ) -> Result<FitRun<'a>> {
     let data = &loaded.experiment.data;
     let started = Instant::now();
-    let segmented =
-        read_and_segment(loaded, progress).with_context(|| format!("{}", loaded.path.display()))?;
+    let segmented = read_and_segment(backend, loaded, progress)
+        .with_context(|| format!("{}", loaded.path.display()))?;
     let shape = StartShape::of(data);
     if shape.rule != StartMask::Fitted || !data.start_mask_applies() {
         let (quantified, mut simulator) =
