@@ -89,6 +89,8 @@ fn whole_fit(c: &mut Criterion) {
             ..ImagingParams::defaults(voxel)
         },
         beta: BETA_DEFAULT,
+        // On the fit's own grid: this times the fit, not the data.
+        oversample: 1,
     };
     synthesize(&Backend::Cpu, &config, &staged, &mut Silent).unwrap();
     staged.commit().unwrap();

@@ -9,7 +9,8 @@
 # e.g. scripts/coverage.sh 101-120 (NC1 at 2 nm, the setting of docs/PERFORMANCE.md's coverage
 # tables). OUT (default: a temporary folder) keeps every experiment and fit. The environment
 # sets the experiment: PHANTOM (NC1), D_M2S (2.7e-19), VOXEL_NM (2), DOSE (10), ITERATIONS (30),
-# DEVICE (cpu); ALLOYFIT names a built binary to use instead of building target/release/alloyfit.
+# OVERSAMPLE (2, synth's default; the tables up to stop 26 were made with 1), DEVICE (cpu);
+# ALLOYFIT names a built binary to use instead of building target/release/alloyfit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ d_m2s=${D_M2S:-2.7e-19}
 voxel_nm=${VOXEL_NM:-2}
 dose=${DOSE:-10}
 iterations=${ITERATIONS:-30}
+oversample=${OVERSAMPLE:-2}
 device=${DEVICE:-cpu}
 if [[ $# -ge 2 ]]; then
     out=$2
@@ -39,7 +41,7 @@ else
     cargo build --release --quiet
     alloyfit=target/release/alloyfit
 fi
-echo "$phantom at $voxel_nm nm, D = $d_m2s m²/s, dose $dose, $iterations SIRT iterations, seeds $first–$last, $device"
+echo "$phantom at $voxel_nm nm (oversampled $oversample×), D = $d_m2s m²/s, dose $dose, $iterations SIRT iterations, seeds $first–$last, $device"
 echo
 echo "| seed | D (m²/s) | SD | error | z | fit time |"
 echo "|---|---|---|---|---|---|"
@@ -47,7 +49,8 @@ for seed in $(seq "$first" "$last"); do
     data="$out/data-$seed"
     fit="$out/fit-$seed"
     "$alloyfit" synth --phantom "$phantom" --d "$d_m2s" --voxel-nm "$voxel_nm" --seed "$seed" \
-        --dose "$dose" --iterations "$iterations" --out "$data" --force --device "$device" \
+        --dose "$dose" --iterations "$iterations" --oversample "$oversample" --out "$data" --force \
+        --device "$device" \
         >/dev/null 2>&1
     "$alloyfit" fit "$data/experiment.toml" --out "$fit" --force --device "$device" >/dev/null 2>&1
     python3 - "$fit/report.json" "$d_m2s" "$seed" <<'EOF'

@@ -54,7 +54,7 @@ done <"$work/kernels"
 
 echo "== NC1 at $voxel_nm nm, $times s: a synthetic experiment and its fits"
 "$bin" synth --phantom NC1 --d 2.7e-19 --voxel-nm "$voxel_nm" --iterations "$iterations" --dose 10 \
-    --seed 11 --times "$times" --out "$work/exp" --device gpu >"$work/synth.log" 2>&1 ||
+    --oversample 1 --seed 11 --times "$times" --out "$work/exp" --device gpu >"$work/synth.log" 2>&1 ||
     { cat "$work/synth.log"; exit 1; }
 seconds() { python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['timings']['total_s']:.1f}\")" "$1"; }
 d_of() { python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['d_m2s']:.4e}\")" "$1"; }

@@ -25,6 +25,11 @@ pub struct Args {
     d_m2s: f64,
     #[arg(long, default_value_t = 1.0)]
     voxel_nm: f64,
+    /// Make the particle on a grid this many times as fine (voxelised, diffused, blurred and
+    /// projected there; the projections binned to the detector pixel), so that the data do not
+    /// share the fit's grid. 1: on the output grid, through the fit's own chain.
+    #[arg(long, default_value_t = 2)]
+    oversample: usize,
     /// Seed of the Poisson noise (each time point draws its own streams from it).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -80,6 +85,7 @@ pub fn run(args: &Args) -> Result<()> {
             noise_seed: args.seed,
         },
         beta: BETA_DEFAULT,
+        oversample: args.oversample,
     };
     let overwrite = super::overwrite_policy(args.force);
     let started = Instant::now();

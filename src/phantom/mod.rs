@@ -315,7 +315,31 @@ pub fn voxelize(particle: &Particle, options: &PhantomOptions) -> Result<Phantom
             (count as f64 - target_voxels).abs() as u64
         })
         .expect("four candidate grids");
+    voxelize_on(particle, options, shape)
+}
 
+/// Voxelises `particle` with 3×3×3 supersampling on a grid of `shape`, centred on the particle's
+/// centre: the grid [`voxelize`] picks, or one `n` times as fine in every direction, whose voxels
+/// tile that grid's `n` × `n` × `n` to a voxel.
+pub fn voxelize_on(
+    particle: &Particle,
+    options: &PhantomOptions,
+    shape: [usize; 3],
+) -> Result<Phantom> {
+    let h = options.voxel_nm;
+    ensure!(
+        h.is_finite() && h > 0.0,
+        "voxel size must be a positive number of nm, got {h}"
+    );
+    crate::memory::check(
+        || {
+            format!(
+                "a {} x {} x {} phantom grid at {h} nm",
+                shape[0], shape[1], shape[2]
+            )
+        },
+        shape.iter().map(|&n| n as u64).product::<u64>() * 5,
+    )?;
     let mut composition = Array3::<f32>::zeros(shape);
     let mut mask = Array3::<bool>::from_elem(shape, false);
     Zip::indexed(&mut composition)
