@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::diffusion::{Trajectory, prepare_mask};
 use crate::experiment::{
-    Correction, DoseSetting, InitialState, LoadedExperiment, NamedDose, read_curve,
+    Correction, DoseSetting, InitialState, LoadedExperiment, MeasuredFiles, NamedDose, read_curve,
 };
 use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
@@ -133,10 +133,10 @@ pub fn read_and_segment(
     loaded: &LoadedExperiment,
     progress: &mut dyn Progress,
 ) -> Result<SegmentedReconstructions> {
-    let Some((key, files)) = loaded.experiment.data.measured_files() else {
+    let Some((measured, files)) = loaded.experiment.data.measured_files() else {
         return Ok(SegmentedReconstructions::default());
     };
-    let series = key == "data.tilt_series";
+    let series = measured == MeasuredFiles::TiltSeries;
     let imaging = loaded.experiment.imaging_params(&loaded.dir)?;
     let voxel_nm = loaded.experiment.particle.voxel_nm;
     let mut segmented = SegmentedReconstructions::default();
@@ -262,12 +262,13 @@ pub fn prepare_segmented<'a>(
     } = segmented;
     let (initial_composition, initial_mask, measured_alpha) =
         match (e.data.measured_files(), &e.data.curve) {
-            (Some((key, files)), _) => {
+            (Some((measured, files)), _) => {
                 ensure!(
                     reconstructions.len() == files.len(),
-                    "{} reconstructions segmented for the {} files of {key}",
+                    "{} reconstructions segmented for the {} files of {}",
                     reconstructions.len(),
-                    files.len()
+                    files.len(),
+                    measured.key()
                 );
                 let mask = match &e.data.mask {
                     Some(file) => read_mask_file(&loaded.resolve(file), voxel_nm)?,

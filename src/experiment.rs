@@ -105,13 +105,31 @@ impl DataSection {
         self.measured_files().is_some() && self.mask.is_none()
     }
 
-    /// The files measured at the times, one per time, and the key that lists them: the
-    /// reconstructions or the tilt series (None for a measured curve).
-    pub fn measured_files(&self) -> Option<(&'static str, &[PathBuf])> {
+    /// The files measured at the times, one per time, and what they hold: reconstructions or tilt
+    /// series (None for a measured curve).
+    pub fn measured_files(&self) -> Option<(MeasuredFiles, &[PathBuf])> {
         match (&self.reconstructions, &self.tilt_series) {
-            (Some(files), _) => Some(("data.reconstructions", files)),
-            (None, Some(files)) => Some(("data.tilt_series", files)),
+            (Some(files), _) => Some((MeasuredFiles::Reconstructions, files)),
+            (None, Some(files)) => Some((MeasuredFiles::TiltSeries, files)),
             (None, None) => None,
+        }
+    }
+}
+
+/// What an experiment's files hold at each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeasuredFiles {
+    Reconstructions,
+    /// Tilt series, which alloyfit reconstructs.
+    TiltSeries,
+}
+
+impl MeasuredFiles {
+    /// The experiment file's key that lists the files.
+    pub fn key(self) -> &'static str {
+        match self {
+            MeasuredFiles::Reconstructions => "data.reconstructions",
+            MeasuredFiles::TiltSeries => "data.tilt_series",
         }
     }
 }
@@ -384,10 +402,11 @@ impl Experiment {
             ),
             _ => bail!("data: give one of reconstructions, tilt_series and curve, not several"),
         }
-        if let Some((key, files)) = d.measured_files() {
+        if let Some((measured, files)) = d.measured_files() {
             ensure!(
                 files.len() == d.times_s.len(),
-                "{key} lists {} files for {} times in data.times_s",
+                "{} lists {} files for {} times in data.times_s",
+                measured.key(),
                 files.len(),
                 d.times_s.len()
             );
@@ -482,7 +501,7 @@ impl LoadedExperiment {
         let named = d
             .measured_files()
             .into_iter()
-            .flat_map(|(key, files)| files.iter().map(move |file| (key, file)))
+            .flat_map(|(measured, files)| files.iter().map(move |file| (measured.key(), file)))
             .chain(d.curve.iter().map(|file| ("data.curve", file)))
             .chain(
                 d.noise_reconstruction
@@ -617,7 +636,10 @@ reconstructions = ["a.tif", "b.tif", "c.tif"]
     fn tilt_series_stand_in_for_reconstructions_and_only_for_them() {
         let series = MINIMAL.replace("reconstructions = ", "tilt_series = ");
         let e = Experiment::parse(&series, Path::new("e.toml")).unwrap();
-        assert_eq!(e.data.measured_files().unwrap().0, "data.tilt_series");
+        assert_eq!(
+            e.data.measured_files().unwrap().0,
+            MeasuredFiles::TiltSeries
+        );
         assert!(e.data.start_mask_applies());
         let short = series.replace(", \"c.tif\"", "");
         let error = format!(
