@@ -91,6 +91,7 @@ fn whole_fit(c: &mut Criterion) {
         beta: BETA_DEFAULT,
         // On the fit's own grid: this times the fit, not the data.
         oversample: 1,
+        fov_voxels: None,
     };
     synthesize(&Backend::Cpu, &config, &staged, &mut Silent).unwrap();
     staged.commit().unwrap();

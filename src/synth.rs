@@ -51,6 +51,10 @@ pub struct SynthConfig {
     /// Fine voxels per output voxel along each axis on which the particle is made (1: the output
     /// grid, through the fit's own chain).
     pub oversample: usize,
+    /// Reconstruct on slices this many voxels square, centred on the tilt axis, from a detector as
+    /// wide as the phantom's grid: a tight field of view, narrower than the particle's widest
+    /// projection. The experiment file records the detector as `imaging.detector_pixels`.
+    pub fov_voxels: Option<usize>,
 }
 
 /// truth.json: the configuration plus what the phantom achieved.
@@ -111,15 +115,17 @@ struct FineImaging<'a> {
 }
 
 impl<'a> FineImaging<'a> {
+    /// Images `fine_mask`'s particle onto a detector of `n_det` output pixels and reconstructs it
+    /// on `output_shape`, both centred on the tilt axis.
     fn new(
         backend: &'a Backend,
         config: &SynthConfig,
         fine_mask: &Mask,
+        n_det: usize,
         output_shape: [usize; 3],
     ) -> Result<Self> {
         let factor = config.oversample;
         let angles = config.imaging.tilt_angles_deg.clone();
-        let n_det = config.imaging.detector_pixels.unwrap_or(output_shape[2]);
         let sigma_fine_voxels = config.imaging.blur_sigma_nm / config.voxel_nm * factor as f64;
         Ok(FineImaging {
             backend,
@@ -173,6 +179,33 @@ impl<'a> FineImaging<'a> {
     }
 }
 
+/// Checks that a field of view of `fov` voxels square holds the particle of `mask`, and that the
+/// particle is made on a finer grid, the only one that images beyond the reconstructed box.
+fn check_fov(mask: &Mask, fov: usize, oversample: usize) -> Result<()> {
+    let [_, n_i, n_j] = mask.shape();
+    ensure!(
+        oversample >= 2,
+        "--fov needs --oversample 2 or more: the output grid's own chain images only its box"
+    );
+    ensure!(
+        fov >= 1
+            && fov <= n_i.min(n_j)
+            && (n_j - fov).is_multiple_of(2)
+            && (n_i - fov).is_multiple_of(2),
+        "--fov must be 1 to {n_j} voxels and differ from the phantom's grid ({n_i} x {n_j}) by an even number, so that the box's voxels are the grid's; got {fov}"
+    );
+    // The box's first row and column: centred, as the detector and the slices are.
+    let (i0, j0) = ((n_i - fov) / 2, (n_j - fov) / 2);
+    let outside = mask.data().indexed_iter().any(|((_, i, j), &inside)| {
+        inside && !((i0..i0 + fov).contains(&i) && (j0..j0 + fov).contains(&j))
+    });
+    ensure!(
+        !outside,
+        "the particle reaches outside a {fov}-voxel field of view; give a larger --fov"
+    );
+    Ok(())
+}
+
 /// Bins a fine tilt series `factor` × `factor` (slices and detector pixels) to the output's pixel.
 /// Its line integrals count fine voxels; the output's count output voxels, `factor` times longer.
 fn bin_series(fine: &TiltSeries, factor: usize) -> TiltSeries {
@@ -212,7 +245,9 @@ fn command_line(config: &SynthConfig) -> String {
         config.imaging.contrast_ratio,
         config.tilts,
         times.join(",")
-    )
+    ) + &config
+        .fov_voxels
+        .map_or(String::new(), |fov| format!(" --fov {fov}"))
 }
 
 /// Makes the experiment in `staged`, one progress step per time point.
@@ -248,6 +283,9 @@ pub fn synthesize(
         ..PhantomOptions::default()
     };
     let phantom = voxelize(&particle, &options)?;
+    if let Some(fov) = config.fov_voxels {
+        check_fov(&phantom.mask, fov, config.oversample)?;
+    }
     let chain = ImagingChain::new(
         backend,
         &config.imaging,
@@ -276,11 +314,15 @@ pub fn synthesize(
     let mut imager = if factor == 1 {
         Imager::Chain(chain)
     } else {
+        let grid = phantom.mask.shape();
+        let n_det = config.imaging.detector_pixels.unwrap_or(grid[2]);
+        let box_voxels = config.fov_voxels.unwrap_or(grid[2]);
         Imager::Fine(FineImaging::new(
             backend,
             config,
             &made.mask,
-            phantom.mask.shape(),
+            n_det,
+            [grid[0], box_voxels, box_voxels],
         )?)
     };
     let mut trajectory = Trajectory::new(backend, &made.composition, &made.mask, config.beta)?;
@@ -327,7 +369,11 @@ pub fn synthesize(
             contrast_ratio: config.imaging.contrast_ratio,
             blur_sigma_nm: Some(config.imaging.blur_sigma_nm),
             tilts: config.tilts.clone(),
-            detector_pixels: config.imaging.detector_pixels,
+            // A tight box was imaged on the phantom grid's detector.
+            detector_pixels: config
+                .imaging
+                .detector_pixels
+                .or(config.fov_voxels.map(|_| phantom.mask.shape()[2])),
             sirt_iterations: config.imaging.sirt_iterations,
             dose: DoseSetting::Named(crate::experiment::NamedDose::Auto),
         },
@@ -353,7 +399,10 @@ pub fn synthesize(
         config: config.clone(),
         mean_au_fraction,
         mask_voxels: phantom.mask.count(),
-        shape: phantom.mask.shape(),
+        shape: match config.fov_voxels {
+            Some(fov) => [phantom.mask.shape()[0], fov, fov],
+            None => phantom.mask.shape(),
+        },
         alloyfit_version: env!("CARGO_PKG_VERSION"),
     };
     write_atomically(&staged.path("truth.json"), Overwrite::Refuse, |out| {

@@ -50,6 +50,7 @@ fn synthetic(
         // On the fit's own grid, as the recovery figures they quote were measured; data made
         // otherwise are tests/foreign_data.rs's.
         oversample: 1,
+        fov_voxels: None,
     };
     synthesize(&Backend::Cpu, &config, &staged, &mut Silent).unwrap();
     staged.commit().unwrap();

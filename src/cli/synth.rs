@@ -30,6 +30,10 @@ pub struct Args {
     /// share the fit's grid. 1: on the output grid, through the fit's own chain.
     #[arg(long, default_value_t = 2)]
     oversample: usize,
+    /// Reconstruct on slices this many voxels square (centred), from a detector as wide as the
+    /// phantom's grid: a field of view narrower than the particle's widest projection.
+    #[arg(long, value_name = "VOXELS")]
+    fov: Option<usize>,
     /// Seed of the Poisson noise (each time point draws its own streams from it).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -86,6 +90,7 @@ pub fn run(args: &Args) -> Result<()> {
         },
         beta: BETA_DEFAULT,
         oversample: args.oversample,
+        fov_voxels: args.fov,
     };
     let overwrite = super::overwrite_policy(args.force);
     let started = Instant::now();
