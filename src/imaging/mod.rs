@@ -296,18 +296,13 @@ impl<'a> ImagingChain<'a> {
         let half_width = self.detector_pixels as f64 / 2.0;
         let voxels: Vec<(f64, f64)> = particle
             .data()
-            .outer_iter()
-            .flat_map(|slice| {
-                slice
-                    .indexed_iter()
-                    .filter(|(_, inside)| **inside)
-                    .map(|((i, j), _)| {
-                        (
-                            j as f64 + 0.5 - n_j as f64 / 2.0,
-                            n_i as f64 / 2.0 - i as f64 - 0.5,
-                        )
-                    })
-                    .collect::<Vec<_>>()
+            .indexed_iter()
+            .filter(|(_, inside)| **inside)
+            .map(|((_, i, j), _)| {
+                (
+                    j as f64 + 0.5 - n_j as f64 / 2.0,
+                    n_i as f64 / 2.0 - i as f64 - 0.5,
+                )
             })
             .collect();
         for &angle_deg in &self.angles_deg {
