@@ -63,7 +63,7 @@ fn bench_backend(c: &mut Criterion, name: &str, backend: &Backend) {
                         shape,
                         1.0,
                         &options,
-                        &mut |_| {},
+                        &mut |_| Ok(()),
                     )
                     .unwrap()
                 })

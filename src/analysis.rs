@@ -160,7 +160,7 @@ pub fn read_and_segment(
         let segmentation = segment(&volume).with_context(|| format!("{}", path.display()))?;
         segmented.segmentations.push(segmentation);
         segmented.reconstructions.push(volume);
-        progress.step(what, n + 1, files.len());
+        progress.step(what, n + 1, files.len())?;
     }
     Ok(segmented)
 }
@@ -218,7 +218,7 @@ fn reconstruct_series(
         [n_k, n_det, n_det],
         voxel_nm,
         &options,
-        &mut |_| {},
+        &mut |_| Ok(()),
     )
     .with_context(|| format!("reconstructing {}", path.display()))?;
     Ok(reconstruction.volume)

@@ -485,12 +485,23 @@ impl LoadedExperiment {
     /// Reads and checks an experiment file, filling in a manifest's defaults.
     pub fn load_with_defaults(path: &Path, defaults: &Defaults) -> Result<LoadedExperiment> {
         let text = crate::io::read_text(path, "experiment file")?;
-        let experiment = Experiment::parse_with_defaults(&text, path, defaults)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        LoadedExperiment::from_text(&text, path, &dir, defaults)
+    }
+
+    /// Checks an experiment given as TOML text rather than read from a file (the Python module's
+    /// dicts): `source` names it in messages, and its relative data paths resolve against `dir`.
+    pub fn from_text(
+        text: &str,
+        source: &Path,
+        dir: &Path,
+        defaults: &Defaults,
+    ) -> Result<LoadedExperiment> {
+        let experiment = Experiment::parse_with_defaults(text, source, defaults)?;
         Ok(LoadedExperiment {
-            path: path.to_path_buf(),
+            path: source.to_path_buf(),
             experiment,
-            dir,
+            dir: dir.to_path_buf(),
         })
     }
 

@@ -1,6 +1,12 @@
 //! How long library work reports to its caller: log lines and step counts per stage. The library
 //! never prints; the command line turns these into progress bars on a terminal and plain log lines
-//! otherwise.
+//! otherwise. A caller stops long work by answering a step with [`Interrupted`].
+
+/// The caller asked the work to stop (Ctrl-C in a notebook). Work passes it up unchanged, so the
+/// caller can tell a stop it asked for from a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;
 
 /// Receives what a long computation wants a person to see.
 pub trait Progress {
@@ -10,7 +16,8 @@ pub trait Progress {
     /// even when progress is not.
     fn warn(&mut self, text: &str);
     /// `done` of `total` steps of `stage` are finished; `total` is 0 when it is not known ahead.
-    fn step(&mut self, stage: &str, done: usize, total: usize);
+    /// [`Interrupted`] asks the work to stop here.
+    fn step(&mut self, stage: &str, done: usize, total: usize) -> Result<(), Interrupted>;
 }
 
 /// Reports nowhere: for tests, benchmarks and callers that only want the result.
@@ -19,5 +26,7 @@ pub struct Silent;
 impl Progress for Silent {
     fn line(&mut self, _text: &str) {}
     fn warn(&mut self, _text: &str) {}
-    fn step(&mut self, _stage: &str, _done: usize, _total: usize) {}
+    fn step(&mut self, _stage: &str, _done: usize, _total: usize) -> Result<(), Interrupted> {
+        Ok(())
+    }
 }

@@ -173,7 +173,7 @@ impl<'a> FineImaging<'a> {
             self.output_shape,
             self.voxel_nm,
             &self.sirt,
-            &mut |_| {},
+            &mut |_| Ok(()),
         )?;
         Ok(reconstruction.volume)
     }
@@ -333,7 +333,7 @@ pub fn synthesize(
         let name = reconstruction_name(index, t_s);
         write_volume(&staged.path(&name), &volume, Overwrite::Refuse)?;
         files.push(PathBuf::from(name));
-        progress.step("imaging", index + 1, config.times_s.len());
+        progress.step("imaging", index + 1, config.times_s.len())?;
     }
     // The particle annealed to the end, imaged as the others: what the noise is measured on.
     let alloyed = Trajectory::new(

@@ -187,7 +187,14 @@ impl alloyfit::progress::Progress for Warnings {
     fn warn(&mut self, text: &str) {
         self.0.push(text.to_owned());
     }
-    fn step(&mut self, _stage: &str, _done: usize, _total: usize) {}
+    fn step(
+        &mut self,
+        _stage: &str,
+        _done: usize,
+        _total: usize,
+    ) -> Result<(), alloyfit::progress::Interrupted> {
+        Ok(())
+    }
 }
 
 #[test]

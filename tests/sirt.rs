@@ -58,7 +58,7 @@ fn reconstruct(
         truth.shape(),
         1.0,
         options,
-        &mut |_| {},
+        &mut |_| Ok(()),
     )
     .unwrap();
     (result.volume, result.residual_norms)
@@ -169,7 +169,7 @@ fn bad_input_is_refused_with_a_reason() {
             truth.shape(),
             1.0,
             options,
-            &mut |_| {},
+            &mut |_| Ok(()),
         )
         .unwrap_err()
         .to_string()

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use alloyfit::backend::{DeviceChoice, DeviceRequest};
 use alloyfit::io::Overwrite;
 use alloyfit::io::tilts::{parse_tilt_spec, read_tilt_file};
+use alloyfit::progress::Interrupted;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -270,16 +271,17 @@ impl alloyfit::progress::Progress for Reporter {
         self.print(&format!("warning: {text}"));
     }
 
-    fn step(&mut self, stage: &str, done: usize, total: usize) {
+    /// Never interrupts: the command line stops on a signal instead ([`exit_cleanly_on_interrupt`]).
+    fn step(&mut self, stage: &str, done: usize, total: usize) -> Result<(), Interrupted> {
         if self.quiet {
-            return;
+            return Ok(());
         }
         if self.terminal {
             self.bar_for(stage, total).set_position(done as u64);
             if total > 0 && done >= total {
                 self.finish_bar();
             }
-            return;
+            return Ok(());
         }
         let quarter = |n: usize| (4 * n).checked_div(total).unwrap_or(n);
         if done == total || quarter(done) > quarter(done.saturating_sub(1)) {
@@ -290,6 +292,7 @@ impl alloyfit::progress::Progress for Reporter {
             };
             eprintln!("{}", self.stamped(&format!("{stage}: {count}")));
         }
+        Ok(())
     }
 }
 

@@ -100,13 +100,7 @@ fn particle_from(args: &Args, name: &str) -> Result<Particle> {
     };
     let shell = Shape::parse(shell).context("--shell")?;
     let core = Shape::parse(core).context("--core")?;
-    Ok(Particle {
-        name: "custom".to_owned(),
-        target_volume_nm3: shell.volume_nm3(),
-        target_au_fraction: core.volume_nm3() / shell.volume_nm3(),
-        shell,
-        core,
-    })
+    Ok(Particle::custom(shell, core))
 }
 
 fn default_mask_path(out: &Path) -> PathBuf {

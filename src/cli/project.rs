@@ -50,12 +50,6 @@ pub fn run(args: &Args) -> Result<()> {
     check_writable(&tilt_file, overwrite)?;
     let angles = args.tilts.angles()?;
     let volume = read_volume(&args.volume)?.into_volume(&args.volume, args.voxel_nm)?;
-    if let Some(bad) = volume.data().iter().find(|v| !v.is_finite()) {
-        anyhow::bail!(
-            "{}: the volume holds a non-finite value ({bad})",
-            args.volume.display()
-        );
-    }
     let shape = volume.shape();
     let geometry = TiltGeometry::new(angles.clone(), args.n_det.unwrap_or(shape[2]), 1.0)?;
     let mut reporter = Reporter::new(false);
@@ -70,6 +64,7 @@ pub fn run(args: &Args) -> Result<()> {
             backend.describe()
         ));
         alloyfit::tomography::forward_project(backend, &volume, &geometry)
+            .with_context(|| format!("{}", args.volume.display()))
     })?;
     if let Some(dose) = args.dose {
         add_poisson_noise(&mut series, dose, args.seed).context("--dose")?;

@@ -18,6 +18,7 @@ use ndarray::{Array3, s};
 pub use masks::{PreparedMask, prepare_mask};
 
 use crate::backend::{Backend, CpuKernels, GpuKernels, Kernels, Moments, OUTSIDE};
+use crate::progress::Interrupted;
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// The largest stable β = Δτ/h² of the explicit 7-point scheme; it also keeps the maximum
@@ -244,7 +245,7 @@ impl<'a> Trajectory<'a> {
 
     /// Advances to `tau_nm2` (not below the last snapshot's) and makes the snapshot there.
     pub fn advance_to(&mut self, tau_nm2: f64) -> Result<()> {
-        self.advance_to_reporting(tau_nm2, &mut |_| {})
+        self.advance_to_reporting(tau_nm2, &mut |_| Ok(()))
     }
 
     /// Full steps (beyond those already done) needed to reach `tau_nm2`, for progress bars.
@@ -258,7 +259,7 @@ impl<'a> Trajectory<'a> {
     pub fn advance_to_reporting(
         &mut self,
         tau_nm2: f64,
-        report: &mut dyn FnMut(u64),
+        report: &mut dyn FnMut(u64) -> Result<(), Interrupted>,
     ) -> Result<()> {
         ensure!(
             tau_nm2.is_finite() && tau_nm2 >= self.snapshot_tau_nm2,
@@ -270,7 +271,7 @@ impl<'a> Trajectory<'a> {
             let batch = (plan.full_steps - self.full_steps_done).min(STEPS_PER_REPORT);
             self.run_steps(batch)?;
             self.full_steps_done += batch;
-            report(batch);
+            report(batch)?;
         }
         let shape = self.crop.shape;
         let partial_beta = plan.partial_beta.map(|beta| beta as f32);

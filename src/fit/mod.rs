@@ -110,7 +110,7 @@ impl SpreadTable {
             let (spread, imaged) = simulated_spread(simulator, spread_initial, &trajectory)?;
             spreads.push(spread);
             chain_runs += usize::from(imaged);
-            progress.step("tau table", n + 1, points);
+            progress.step("tau table", n + 1, points)?;
         }
         Ok(SpreadTable {
             interpolant: Some(Pchip::new(sqrt_tau_nm.clone(), spreads.clone())?),
@@ -152,7 +152,7 @@ impl SpreadTable {
                 sqrt_tau_nm.push(state.tau_nm2().sqrt());
                 differences.push(spread - self.base_spread_at(state.tau_nm2()));
                 chain_runs += usize::from(imaged);
-                progress.step("table correction", n + 1, times_s.len());
+                progress.step("table correction", n + 1, times_s.len())?;
                 Ok(())
             },
         )?;
@@ -282,7 +282,7 @@ impl SpreadModel for ExactModel<'_, '_> {
         )?;
         self.cache.insert(d_m2s.to_bits(), spreads.clone());
         self.progress
-            .step("exact-mode simulations", self.cache.len(), 0);
+            .step("exact-mode simulations", self.cache.len(), 0)?;
         Ok(spreads)
     }
     fn chain_runs(&self) -> usize {
@@ -555,7 +555,7 @@ pub fn simulated_slices(
                     .chain
                     .reconstruct_slices(state, simulator.noise, k..k + 1)?,
             );
-            progress.step("simulated slices", n + 1, times_s.len());
+            progress.step("simulated slices", n + 1, times_s.len())?;
             Ok(())
         },
     )?;

@@ -30,6 +30,19 @@ pub struct Particle {
     pub target_au_fraction: f64,
 }
 
+impl Particle {
+    /// A particle of the user's shapes, named `custom`, whose targets are the shapes' own volumes.
+    pub fn custom(shell: Shape, core: Shape) -> Particle {
+        Particle {
+            name: "custom".to_owned(),
+            target_volume_nm3: shell.volume_nm3(),
+            target_au_fraction: core.volume_nm3() / shell.volume_nm3(),
+            shell,
+            core,
+        }
+    }
+}
+
 /// Edge of NC1's Ag cube, the template the scaled cubes are built from.
 const NC1_EDGE_NM: f64 = 57.99;
 

@@ -105,12 +105,15 @@ const MAX_SLICE_EDGE_VOXELS: usize = 1 << 24;
 /// A tilt series `[angle][k][m]`.
 pub type TiltSeries = Array3<f32>;
 
-/// The tilt series of `volume`: A x.
+/// The tilt series of `volume`: A x. A volume with a non-finite value is refused.
 pub fn forward_project(
     backend: &Backend,
     volume: &Volume,
     geometry: &TiltGeometry,
 ) -> Result<TiltSeries> {
+    if let Some(bad) = volume.data().iter().find(|v| !v.is_finite()) {
+        bail!("the volume holds a non-finite value ({bad})");
+    }
     let shape = volume.shape();
     let series_shape = geometry.series_shape(shape);
     let samples = backend.dispatch(Project {

@@ -8,6 +8,7 @@ use ndarray::Array3;
 
 use super::{TiltGeometry, TiltSeries};
 use crate::backend::{Backend, KernelWork, Kernels, SirtUpdateParams};
+use crate::progress::Interrupted;
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// Sums of A·1 or Aᵀ·1 below this get weight 0 (ASTRA's rule: such rays or voxels are unseen).
@@ -168,7 +169,7 @@ impl<K: Kernels> SirtSolver<K> {
         kernels: &K,
         measured: &K::Buffer,
         volume: &mut K::Buffer,
-        progress: &mut dyn FnMut(usize),
+        progress: &mut dyn FnMut(usize) -> Result<(), Interrupted>,
     ) -> Result<Vec<f64>> {
         let k = kernels;
         let mut norms = Vec::new();
@@ -183,7 +184,7 @@ impl<K: Kernels> SirtSolver<K> {
             }
             self.record_update(k, &mut encoder, volume);
             k.submit(std::mem::replace(&mut encoder, k.encoder()));
-            progress(iteration + 1);
+            progress(iteration + 1)?;
         }
         Ok(norms)
     }
@@ -239,7 +240,7 @@ pub fn sirt(
     shape: [usize; 3],
     voxel_nm: f64,
     options: &SirtOptions,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(usize) -> Result<(), Interrupted>,
 ) -> Result<Reconstruction> {
     let expected = geometry.series_shape(shape);
     ensure!(
@@ -261,7 +262,7 @@ pub fn sirt(
         shape: [usize; 3],
         voxel_nm: f64,
         options: &'s SirtOptions,
-        progress: &'s mut dyn FnMut(usize),
+        progress: &'s mut dyn FnMut(usize) -> Result<(), Interrupted>,
     }
     impl KernelWork for Solve<'_> {
         type Output = (Vec<f32>, Vec<f64>);

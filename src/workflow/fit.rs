@@ -327,6 +327,13 @@ fn slices_png(
     )?))
 }
 
+/// A finished fit: its report, and slices.png where it was asked for and there are
+/// reconstructions to show.
+pub struct FitProducts {
+    pub report: Report,
+    pub slices_png: Option<Vec<u8>>,
+}
+
 /// Fits `loaded` on `backend` and writes the report folder into `staged` (not committed).
 pub fn fit_into(
     loaded: &LoadedExperiment,
@@ -335,6 +342,20 @@ pub fn fit_into(
     staged: &StagedDir,
     progress: &mut dyn Progress,
 ) -> Result<Report> {
+    let products = fit_experiment(loaded, backend, table_points, true, progress)?;
+    write_report_folder(&products, staged)?;
+    Ok(products.report)
+}
+
+/// Fits `loaded` on `backend`: quantification, D ± SD, the start check and, if `draw_slices`,
+/// slices.png. Writes nothing.
+pub fn fit_experiment(
+    loaded: &LoadedExperiment,
+    backend: &Backend,
+    table_points: usize,
+    draw_slices: bool,
+    progress: &mut dyn Progress,
+) -> Result<FitProducts> {
     progress.line(&format!("running on {}", backend.describe()));
     let started = Instant::now();
     let FitRun {
@@ -363,14 +384,18 @@ pub fn fit_into(
         progress.line(&format!("warning: {warning}"));
     }
     let slices_started = Instant::now();
-    let slices = slices_png(
-        backend,
-        &segmented,
-        &mut simulator,
-        &outcome,
-        &loaded.experiment,
-        progress,
-    )?;
+    let slices_png = if draw_slices {
+        slices_png(
+            backend,
+            &segmented,
+            &mut simulator,
+            &outcome,
+            &loaded.experiment,
+            progress,
+        )?
+    } else {
+        None
+    };
     let report = Report {
         particle: loaded.experiment.particle.name.clone(),
         d_m2s: outcome.d_m2s,
@@ -395,6 +420,12 @@ pub fn fit_into(
             total_s: started.elapsed().as_secs_f64(),
         },
     };
+    Ok(FitProducts { report, slices_png })
+}
+
+/// Writes a fit's report folder into `staged` (not committed): report.json last.
+pub fn write_report_folder(products: &FitProducts, staged: &StagedDir) -> Result<()> {
+    let report = &products.report;
     write_curves(&staged.path("curves.csv"), &report.fit)?;
     write_curve_csv(&staged.path("measured.csv"), &report.quantification)?;
     for (name, figure) in figures(&report.fit, &report.particle) {
@@ -409,16 +440,15 @@ pub fn fit_into(
             &figure.to_png()?,
         )?;
     }
-    if let Some(png) = slices {
-        write_bytes_atomically(&staged.path("slices.png"), Overwrite::Refuse, &png)?;
+    if let Some(png) = &products.slices_png {
+        write_bytes_atomically(&staged.path("slices.png"), Overwrite::Refuse, png)?;
     }
     // report.json last: a folder with it is a finished fit (batch runs rely on that).
     write_bytes_atomically(
         &staged.path(REPORT_FILE),
         Overwrite::Refuse,
         report.to_json()?.as_bytes(),
-    )?;
-    Ok(report)
+    )
 }
 
 #[cfg(test)]
