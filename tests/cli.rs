@@ -1009,8 +1009,9 @@ fn oversampled_synth_keeps_the_particles_intensity() {
 /// `synth --fov` reconstructs NC1 at 3 nm on a 23-voxel box (69 nm) that holds the 58 nm cube but
 /// not its 82 nm projection at 45°, from the phantom grid's 39-pixel detector, which the experiment
 /// records; the fit images on that detector and finds D within 5% (measured +0.05%). A box the cube
-/// does not fit is refused. (At 21 voxels the blurred edge leaves the box and the fit breaks down,
-/// D 7 times off with an SD of 6 times D: docs/PERFORMANCE.md.)
+/// does not fit is refused by synth; at 21 voxels the cube fits but its blurred edge does not, the
+/// segmentation takes the core for the particle before heating, and the fit refuses it (without
+/// the refusal it fitted D 7 times too high: docs/PERFORMANCE.md).
 #[test]
 fn synth_in_a_tight_field_of_view_records_its_detector_and_fits() {
     let dir = tempfile::tempdir().unwrap();
@@ -1047,4 +1048,13 @@ fn synth_in_a_tight_field_of_view_records_its_detector_and_fits() {
     let args = synth("17", "small");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert!(failure(&args, dir).contains("outside a 17-voxel field of view"));
+    let args = synth("21", "cut");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(alloyfit(&args, dir).status.success());
+    let refused = failure(&["fit", "cut/experiment.toml", "--device", "cpu"], dir);
+    assert!(
+        refused.contains("found different particles at different times")
+            && refused.contains("reaches the side of its box (i = 0)"),
+        "{refused}"
+    );
 }
