@@ -92,6 +92,7 @@ fn whole_fit(c: &mut Criterion) {
         // On the fit's own grid: this times the fit, not the data.
         oversample: 1,
         fov_voxels: None,
+        shape_jitter_nm: None,
     };
     synthesize(&Backend::Cpu, &config, &staged, &mut Silent).unwrap();
     staged.commit().unwrap();

@@ -9,8 +9,9 @@
 # e.g. scripts/coverage.sh 101-120 (NC1 at 2 nm, the setting of docs/PERFORMANCE.md's coverage
 # tables). OUT (default: a temporary folder) keeps every experiment and fit. The environment
 # sets the experiment: PHANTOM (NC1), D_M2S (2.7e-19), VOXEL_NM (2), DOSE (10), ITERATIONS (30),
-# OVERSAMPLE (2, synth's default; the tables up to stop 26 were made with 1), DEVICE (cpu);
-# ALLOYFIT names a built binary to use instead of building target/release/alloyfit.
+# OVERSAMPLE (2, synth's default; the tables up to stop 26 were made with 1), SHAPE_JITTER (none;
+# in nm, a particle shape of its own per seed), DEVICE (cpu); ALLOYFIT names a built binary to use
+# instead of building target/release/alloyfit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,10 @@ dose=${DOSE:-10}
 iterations=${ITERATIONS:-30}
 oversample=${OVERSAMPLE:-2}
 device=${DEVICE:-cpu}
+jitter=()
+if [[ -n ${SHAPE_JITTER:-} ]]; then
+    jitter=(--shape-jitter "$SHAPE_JITTER")
+fi
 if [[ $# -ge 2 ]]; then
     out=$2
     mkdir -p "$out"
@@ -41,7 +46,7 @@ else
     cargo build --release --quiet
     alloyfit=target/release/alloyfit
 fi
-echo "$phantom at $voxel_nm nm (oversampled $oversample×), D = $d_m2s m²/s, dose $dose, $iterations SIRT iterations, seeds $first–$last, $device"
+echo "$phantom at $voxel_nm nm (oversampled $oversample×${SHAPE_JITTER:+, shape jitter $SHAPE_JITTER nm}), D = $d_m2s m²/s, dose $dose, $iterations SIRT iterations, seeds $first–$last, $device"
 echo
 echo "| seed | D (m²/s) | SD | error | z | fit time |"
 echo "|---|---|---|---|---|---|"
@@ -50,7 +55,7 @@ for seed in $(seq "$first" "$last"); do
     fit="$out/fit-$seed"
     "$alloyfit" synth --phantom "$phantom" --d "$d_m2s" --voxel-nm "$voxel_nm" --seed "$seed" \
         --dose "$dose" --iterations "$iterations" --oversample "$oversample" --out "$data" --force \
-        --device "$device" \
+        --device "$device" "${jitter[@]}" \
         >/dev/null 2>&1
     "$alloyfit" fit "$data/experiment.toml" --out "$fit" --force --device "$device" >/dev/null 2>&1
     python3 - "$fit/report.json" "$d_m2s" "$seed" <<'EOF'

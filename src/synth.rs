@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use ndarray::{Array3, s};
 use serde::Serialize;
 
@@ -27,7 +27,7 @@ use crate::experiment::{
 use crate::imaging::quantify::START_MASK_SMOOTHING_VOXELS;
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise, gaussian_taps};
 use crate::io::{Overwrite, StagedDir, write_atomically, write_bytes_atomically, write_volume};
-use crate::phantom::{PhantomOptions, find_particle, voxelize, voxelize_on};
+use crate::phantom::{PhantomOptions, ShapeJitter, find_particle, voxelize, voxelize_on};
 use crate::progress::Progress;
 use crate::tomography::noise::add_poisson_noise;
 use crate::tomography::sirt::{SirtOptions, sirt};
@@ -55,6 +55,9 @@ pub struct SynthConfig {
     /// wide as the phantom's grid: a tight field of view, narrower than the particle's widest
     /// projection. The experiment file records the detector as `imaging.detector_pixels`.
     pub fov_voxels: Option<usize>,
+    /// Move the particle's surfaces off the ideal shapes by up to this many nm, smoothly and at
+    /// random from `seed` ([`ShapeJitter`]): a particle that is none of the listed shapes.
+    pub shape_jitter_nm: Option<f64>,
 }
 
 /// truth.json: the configuration plus what the phantom achieved.
@@ -248,6 +251,9 @@ fn command_line(config: &SynthConfig) -> String {
     ) + &config
         .fov_voxels
         .map_or(String::new(), |fov| format!(" --fov {fov}"))
+        + &config
+            .shape_jitter_nm
+            .map_or(String::new(), |nm| format!(" --shape-jitter {nm}"))
 }
 
 /// Makes the experiment in `staged`, one progress step per time point.
@@ -277,7 +283,11 @@ pub fn synthesize(
         "--oversample must be 1 to {MAX_OVERSAMPLE} fine voxels per voxel, got {}",
         config.oversample
     );
-    let particle = find_particle(&config.phantom)?;
+    let mut particle = find_particle(&config.phantom)?;
+    if let Some(amplitude_nm) = config.shape_jitter_nm {
+        particle.jitter =
+            Some(ShapeJitter::new(amplitude_nm, config.seed).context("--shape-jitter")?);
+    }
     let options = PhantomOptions {
         voxel_nm: config.voxel_nm,
         ..PhantomOptions::default()

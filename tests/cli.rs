@@ -1058,3 +1058,46 @@ fn synth_in_a_tight_field_of_view_records_its_detector_and_fits() {
         "{refused}"
     );
 }
+
+/// `synth --shape-jitter 3` makes NC1 with its surfaces moved by up to 3 nm (one output voxel):
+/// another particle than the ideal one (another mask), recorded in the experiment's command line,
+/// and fitted within 5% of its D as the ideal one is.
+#[test]
+fn synth_with_shape_jitter_makes_another_particle_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let synth = |out: &str, jitter: &[&str]| {
+        let args = [
+            &NC1_3NM_SYNTH[..],
+            jitter,
+            &["--out", out, "--device", "cpu", "--json"],
+        ]
+        .concat();
+        let output = alloyfit(&args, dir);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str::<serde_json::Value>(&stdout(&output)).unwrap()
+    };
+    let ideal = synth("ideal", &[]);
+    let jittered = synth("jittered", &["--shape-jitter", "3"]);
+    assert_eq!(jittered["shape_jitter_nm"], 3.0);
+    assert_ne!(jittered["mask_voxels"], ideal["mask_voxels"]);
+    let experiment = std::fs::read_to_string(dir.join("jittered/experiment.toml")).unwrap();
+    assert!(experiment.contains("--shape-jitter 3`"), "{experiment}");
+    let output = alloyfit(
+        &[
+            "fit",
+            "jittered/experiment.toml",
+            "--out",
+            "fit",
+            "--device",
+            "cpu",
+            "--json",
+            "--quiet",
+        ],
+        dir,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let d = report["d_m2s"].as_f64().unwrap();
+    assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
+}

@@ -51,6 +51,7 @@ fn synthetic(
         // otherwise are tests/foreign_data.rs's.
         oversample: 1,
         fov_voxels: None,
+        shape_jitter_nm: None,
     };
     synthesize(&Backend::Cpu, &config, &staged, &mut Silent).unwrap();
     staged.commit().unwrap();

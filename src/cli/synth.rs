@@ -34,6 +34,11 @@ pub struct Args {
     /// phantom's grid: a field of view narrower than the particle's widest projection.
     #[arg(long, value_name = "VOXELS")]
     fov: Option<usize>,
+    /// Move the particle's surfaces off the ideal shapes by up to this many nm (smooth random
+    /// bulges, bevels and rounded corners, drawn from --seed): a particle that is none of the
+    /// listed shapes.
+    #[arg(long, value_name = "NM")]
+    shape_jitter: Option<f64>,
     /// Seed of the Poisson noise (each time point draws its own streams from it).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -91,6 +96,7 @@ pub fn run(args: &Args) -> Result<()> {
         beta: BETA_DEFAULT,
         oversample: args.oversample,
         fov_voxels: args.fov,
+        shape_jitter_nm: args.shape_jitter,
     };
     let overwrite = super::overwrite_policy(args.force);
     let started = Instant::now();

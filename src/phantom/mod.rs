@@ -5,6 +5,7 @@
 //! `pad_voxels` around it, lies inside every tilted view of a ±90° tilt series (the detector covers
 //! the slice's width). The particle's long axis runs along the tilt axis k unless asked otherwise.
 
+pub mod jitter;
 pub mod shapes;
 
 use std::f64::consts::SQRT_2;
@@ -14,6 +15,7 @@ use ndarray::{Array3, Zip};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub use jitter::ShapeJitter;
 pub use shapes::Shape;
 
 use crate::backend::Backend;
@@ -28,6 +30,8 @@ pub struct Particle {
     /// Volume (nm³) and Au fraction the phantom should reach.
     pub target_volume_nm3: f64,
     pub target_au_fraction: f64,
+    /// Surfaces moved off the ideal shapes (`synth --shape-jitter`); none for the ideal particle.
+    pub jitter: Option<ShapeJitter>,
 }
 
 impl Particle {
@@ -39,7 +43,30 @@ impl Particle {
             target_au_fraction: core.volume_nm3() / shell.volume_nm3(),
             shell,
             core,
+            jitter: None,
         }
+    }
+
+    /// Whether `point` (nm, the shapes' frame) lies in the shell, jittered if the particle is.
+    fn shell_contains(&self, point: [f64; 3]) -> bool {
+        match &self.jitter {
+            Some(jitter) => jitter.shell_contains(&self.shell, point),
+            None => self.shell.contains(point),
+        }
+    }
+
+    /// Whether `point` lies in the core, jittered if the particle is.
+    fn core_contains(&self, point: [f64; 3]) -> bool {
+        match &self.jitter {
+            Some(jitter) => jitter.core_contains(&self.core, point),
+            None => self.core.contains(point),
+        }
+    }
+
+    /// Half-extents (x, y, z) in nm that hold the shell, jittered if the particle is.
+    fn half_extents_nm(&self) -> [f64; 3] {
+        let reach = self.jitter.as_ref().map_or(0.0, ShapeJitter::amplitude_nm);
+        self.shell.half_extents_nm().map(|h| h + reach)
     }
 }
 
@@ -60,6 +87,7 @@ fn particle(name: &str, shell: Shape, core: Shape, volume_nm3: f64, au_fraction:
         core,
         target_volume_nm3: volume_nm3,
         target_au_fraction: au_fraction,
+        jitter: None,
     }
 }
 
@@ -248,9 +276,9 @@ fn subsample_counts(
                     [centre[0] + dx * h, centre[1] + dy * h, centre[2] + dz * h],
                     options.long_axis,
                 );
-                if particle.shell.contains(point) {
+                if particle.shell_contains(point) {
                     in_shell += 1;
-                    in_core += u32::from(with_core && particle.core.contains(point));
+                    in_core += u32::from(with_core && particle.core_contains(point));
                 }
             }
         }
@@ -279,7 +307,7 @@ pub fn voxelize(particle: &Particle, options: &PhantomOptions) -> Result<Phantom
         h.is_finite() && h > 0.0,
         "voxel size must be a positive number of nm, got {h}"
     );
-    let [hx, hy, hz] = to_shape_frame(particle.shell.half_extents_nm(), options.long_axis);
+    let [hx, hy, hz] = to_shape_frame(particle.half_extents_nm(), options.long_axis);
     // The in-plane bounding box's corner bounds every in-plane radius of the particle; a voxel's
     // sub-samples reach at most one voxel beyond the shape.
     let radius_nm = (hx * hx + hy * hy).sqrt() + h;
