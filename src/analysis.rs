@@ -25,8 +25,7 @@ use crate::io::{mask_from_volume, read_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
 use crate::progress::Progress;
 use crate::start_mask::{StartShape, start_mask};
-use crate::tomography::TiltGeometry;
-use crate::tomography::sirt::{SirtOptions, sirt};
+use crate::tomography::sirt::{self, SirtOptions};
 use crate::volume::{Mask, Volume, check_same_grid};
 
 /// Relative tolerance between a file's voxel size and the experiment's.
@@ -151,7 +150,7 @@ pub fn read_and_segment(
     for (n, file) in files.iter().enumerate() {
         let path = loaded.resolve(file);
         let volume = if series {
-            reconstruct_series(backend, &imaging, &path, voxel_nm)?
+            reconstruct_series_file(backend, &imaging, &path, voxel_nm)?
         } else {
             read_reconstruction(&path, voxel_nm)?
         };
@@ -235,7 +234,7 @@ fn side_reached(mask: &Mask) -> Option<(&'static str, usize)> {
 /// Reconstructs the tilt series in `path` as the simulation reconstructs its own series: SIRT with
 /// `imaging`'s iterations, non-negative, from zero, on square slices as wide as the detector, so
 /// that the measured and the simulated reconstructions come from one algorithm.
-fn reconstruct_series(
+fn reconstruct_series_file(
     backend: &Backend,
     imaging: &ImagingParams,
     path: &std::path::Path,
@@ -244,21 +243,8 @@ fn reconstruct_series(
     let file = read_volume(path)?;
     check_stored_voxel_size(path, file.voxel_nm, voxel_nm)?;
     let series = file.data;
-    let angles = imaging.tilt_angles_deg.len();
-    let [images, n_k, n_det] = [series.shape()[0], series.shape()[1], series.shape()[2]];
-    if images != angles {
-        let hint = if n_k == angles {
-            "; it looks stored one image per slice ([k][angle][m]): alloyfit reads one projection \
-             per angle, its rows along the tilt axis ([angle][k][m])"
-        } else {
-            ""
-        };
-        bail!(
-            "{}: {images} images of {n_k} × {n_det} pixels, but imaging.tilts gives {angles} angles{hint}",
-            path.display()
-        );
-    }
     if let Some(pixels) = imaging.detector_pixels {
+        let n_det = series.shape()[2];
         ensure!(
             pixels == n_det,
             "{}: the series is {n_det} pixels wide but imaging.detector_pixels says {pixels}; leave \
@@ -266,28 +252,19 @@ fn reconstruct_series(
             path.display()
         );
     }
-    if let Some((index, value)) = series.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        bail!(
-            "{}: the value at [angle, k, m] = {:?} is {value}; a tilt series must hold finite numbers",
-            path.display(),
-            [index.0, index.1, index.2]
-        );
-    }
-    let geometry = TiltGeometry::new(imaging.tilt_angles_deg.clone(), n_det, 1.0)?;
     let options = SirtOptions {
         iterations: imaging.sirt_iterations,
         ..SirtOptions::default()
     };
-    let reconstruction = sirt(
+    let reconstruction = sirt::reconstruct_series(
         backend,
         &series,
-        &geometry,
-        [n_k, n_det, n_det],
+        &imaging.tilt_angles_deg,
         voxel_nm,
         &options,
         &mut |_| Ok(()),
     )
-    .with_context(|| format!("reconstructing {}", path.display()))?;
+    .with_context(|| format!("{} (a tilt series at imaging.tilts)", path.display()))?;
     Ok(reconstruction.volume)
 }
 

@@ -362,7 +362,7 @@ fn tomography_commands_refuse_mismatched_input() {
                 "--out",
                 "r.tif",
             ],
-            "71 projections but 36",
+            "s.tif: 71 projections of 37 × 26 pixels, but 36 tilt angles were given",
         ),
         (
             &["reconstruct", "s.tif", "--tilts", "", "--out", "r.tif"],

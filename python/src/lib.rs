@@ -21,7 +21,7 @@ use alloyfit::io::{Overwrite, StagedDir};
 use alloyfit::phantom::shapes::Shape;
 use alloyfit::phantom::{Particle, PhantomOptions, find_particle, voxelize};
 use alloyfit::progress::{Interrupted, Progress};
-use alloyfit::tomography::sirt::{SirtOptions, sirt as run_sirt};
+use alloyfit::tomography::sirt::{SirtOptions, reconstruct_series};
 use alloyfit::tomography::{TiltGeometry, forward_project};
 use alloyfit::workflow::fit::{fit_experiment, fit_into};
 use alloyfit::workflow::simulate::diffuse_through_times;
@@ -283,8 +283,6 @@ fn sirt<'py>(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
     let series: Array3<f32> = series.as_array().to_owned();
-    let [n_k, n_det] = [series.shape()[1], series.shape()[2]];
-    let shape = [n_k, n_det, n_det];
     let mask = match mask {
         Some(mask) => Some(
             Mask::new(mask.as_array().to_owned(), 1.0)
@@ -293,14 +291,6 @@ fn sirt<'py>(
         ),
         None => None,
     };
-    if let Some(mask) = &mask
-        && mask.shape() != shape
-    {
-        return Err(to_py_error(&anyhow::anyhow!(
-            "mask shape {:?} does not match the reconstruction {shape:?}",
-            mask.shape()
-        )));
-    }
     let options = SirtOptions {
         iterations,
         relaxation,
@@ -309,18 +299,11 @@ fn sirt<'py>(
         mask,
         record_residuals: false,
     };
-    let geometry = TiltGeometry::new(angles_deg, n_det, 1.0).map_err(|e| to_py_error(&e))?;
     let request = device_request(device, adapter)?;
     let reconstruction = run_on_device(py, request, progress, |backend, progress| {
-        run_sirt(
-            backend,
-            &series,
-            &geometry,
-            shape,
-            1.0,
-            &options,
-            &mut |n| progress.step("SIRT iterations", n, iterations),
-        )
+        reconstruct_series(backend, &series, &angles_deg, 1.0, &options, &mut |n| {
+            progress.step("SIRT iterations", n, iterations)
+        })
     })?;
     Ok(reconstruction.volume.into_data().into_pyarray(py))
 }

@@ -7,8 +7,7 @@ use anyhow::{Context, Result, ensure};
 use alloyfit::backend::Engine;
 use alloyfit::io::{check_writable, mask_from_volume, read_volume, write_volume};
 use alloyfit::progress::Progress;
-use alloyfit::tomography::TiltGeometry;
-use alloyfit::tomography::sirt::{SirtOptions, sirt};
+use alloyfit::tomography::sirt::{SirtOptions, reconstruct_series};
 use alloyfit::workflow::reconstruct::write_residual_norms;
 
 use super::{DeviceArgs, Reporter, TiltArgs};
@@ -80,13 +79,7 @@ pub fn run(args: &Args) -> Result<()> {
             args.series.display()
         )
     })?;
-    let [n_angles, n_k, n_det] = [series.shape()[0], series.shape()[1], series.shape()[2]];
-    ensure!(
-        n_angles == angles.len(),
-        "{} holds {n_angles} projections but {} tilt angles were given",
-        args.series.display(),
-        angles.len()
-    );
+    let [n_k, n_det] = [series.shape()[1], series.shape()[2]];
     let shape = [n_k, n_det, n_det];
     let mask = match &args.mask {
         Some(path) => {
@@ -109,21 +102,14 @@ pub fn run(args: &Args) -> Result<()> {
         mask,
         record_residuals: args.residuals.is_some(),
     };
-    let geometry = TiltGeometry::new(angles, n_det, 1.0)?;
     let mut reporter = Reporter::new(false);
     let mut engine = Engine::open(&args.device.request(), &mut reporter)?;
     let result = engine
         .run(&mut reporter, |backend, reporter| {
             reporter.line(&format!("SIRT on {}", backend.describe()));
-            sirt(
-                backend,
-                &series,
-                &geometry,
-                shape,
-                voxel_nm,
-                &options,
-                &mut |n| reporter.step("SIRT iterations", n, args.iterations),
-            )
+            reconstruct_series(backend, &series, &angles, voxel_nm, &options, &mut |n| {
+                reporter.step("SIRT iterations", n, args.iterations)
+            })
         })
         .with_context(|| format!("{}", args.series.display()))?;
     write_volume(&args.out, &result.volume, overwrite)?;

@@ -131,20 +131,23 @@ impl ShapeJitter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_field_stays_within_one_and_is_not_constant() {
-        let jitter = ShapeJitter::new(2.0, 7).unwrap();
-        let mut values = Vec::new();
-        for n in 0..200 {
-            let theta = std::f64::consts::PI * (n as f64 + 0.5) / 200.0;
+    /// `count` unit vectors spread over the sphere (a spiral in the polar angle).
+    fn directions(count: usize) -> impl Iterator<Item = [f64; 3]> {
+        (0..count).map(move |n| {
+            let theta = std::f64::consts::PI * (n as f64 + 0.5) / count as f64;
             let phi = 2.4 * n as f64;
-            let u = [
+            [
                 theta.sin() * phi.cos(),
                 theta.sin() * phi.sin(),
                 theta.cos(),
-            ];
-            values.push(jitter.shell.at(u));
-        }
+            ]
+        })
+    }
+
+    #[test]
+    fn the_field_stays_within_one_and_is_not_constant() {
+        let jitter = ShapeJitter::new(2.0, 7).unwrap();
+        let values: Vec<f64> = directions(200).map(|u| jitter.shell.at(u)).collect();
         assert!(values.iter().all(|v| v.abs() <= 1.0));
         let spread = values.iter().cloned().fold(f64::MIN, f64::max)
             - values.iter().cloned().fold(f64::MAX, f64::min);
@@ -155,14 +158,7 @@ mod tests {
     fn the_surface_moves_by_at_most_the_amplitude() {
         let cube = Shape::Cube { edge: 20.0 };
         let jitter = ShapeJitter::new(1.5, 3).unwrap();
-        for n in 0..500 {
-            let theta = std::f64::consts::PI * (n as f64 + 0.5) / 500.0;
-            let phi = 2.4 * n as f64;
-            let u = [
-                theta.sin() * phi.cos(),
-                theta.sin() * phi.sin(),
-                theta.cos(),
-            ];
+        for u in directions(500) {
             // Along each ray, points 1.5 nm inside the ideal surface stay in and points 1.5 nm
             // beyond it stay out; the ideal surface is where the ray leaves the cube.
             let exit = 10.0 / u.iter().fold(0.0f64, |m, c| m.max(c.abs()));

@@ -296,3 +296,48 @@ pub fn sirt(
         residual_norms,
     })
 }
+
+/// Reconstructs a measured tilt series (`[angle][k][m]`, one image per angle of `angles_deg`) on
+/// square slices as wide as its detector: [`sirt`] after the checks a series from outside needs
+/// (its layout and angle count, finite values, the mask's grid). `alloyfit reconstruct`, the
+/// tilt-series experiments and the Python module reconstruct through it.
+pub fn reconstruct_series(
+    backend: &Backend,
+    series: &TiltSeries,
+    angles_deg: &[f64],
+    voxel_nm: f64,
+    options: &SirtOptions,
+    progress: &mut dyn FnMut(usize) -> Result<(), Interrupted>,
+) -> Result<Reconstruction> {
+    let angles = angles_deg.len();
+    let [images, n_k, n_det] = [series.shape()[0], series.shape()[1], series.shape()[2]];
+    if images != angles {
+        let hint = if n_k == angles {
+            "; it looks stored one image per slice ([k][angle][m]): alloyfit reads one projection \
+             per angle, its rows along the tilt axis ([angle][k][m])"
+        } else {
+            ""
+        };
+        bail!(
+            "{images} projections of {n_k} × {n_det} pixels, but {angles} tilt angles were given{hint}"
+        );
+    }
+    if let Some((index, value)) = series.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        bail!(
+            "the value at [angle, k, m] = {:?} is {value}; a tilt series must hold finite numbers",
+            [index.0, index.1, index.2]
+        );
+    }
+    let shape = [n_k, n_det, n_det];
+    if let Some(mask) = &options.mask {
+        ensure!(
+            mask.shape() == shape,
+            "mask shape {:?} does not match the reconstruction {shape:?}",
+            mask.shape()
+        );
+    }
+    let geometry = TiltGeometry::new(angles_deg.to_vec(), n_det, 1.0)?;
+    sirt(
+        backend, series, &geometry, shape, voxel_nm, options, progress,
+    )
+}
