@@ -24,9 +24,11 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -48,8 +50,8 @@ __all__ = [
 
 __version__ = _alloyfit.VERSION
 
-ProgressArg = Union[bool, Callable[[str, str, int, int], None], None]
-ExperimentArg = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+ProgressArg = bool | Callable[[str, str, int, int], None] | None
+ExperimentArg = str | os.PathLike[str] | Mapping[str, Any]
 
 
 class AlloyfitWarning(UserWarning):
@@ -78,8 +80,11 @@ def _real_array(array: Any, name: str, layout: str) -> np.ndarray:
         raise ValueError(
             f"{name} must be a 3-D array {layout}, got {values.ndim}-D with shape {values.shape}"
         )
-    if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)
-            or values.dtype == np.bool_):
+    if not (
+        np.issubdtype(values.dtype, np.floating)
+        or np.issubdtype(values.dtype, np.integer)
+        or values.dtype == np.bool_
+    ):
         raise TypeError(f"{name} must hold real numbers, got dtype {values.dtype}")
     return np.ascontiguousarray(values, dtype=np.float32)
 
@@ -111,7 +116,7 @@ def _angles(angles_deg: Sequence[float] | np.ndarray) -> list[float]:
     return [float(a) for a in angles]
 
 
-def _experiment(experiment: ExperimentArg, base_dir: Optional[os.PathLike[str] | str]):
+def _experiment(experiment: ExperimentArg, base_dir: os.PathLike[str] | str | None):
     """(path, json, base_dir) for the native calls: a file as itself, a dict as JSON."""
     if isinstance(experiment, Mapping):
         folder = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -130,8 +135,8 @@ def phantom(
     voxel_nm: float = 1.0,
     *,
     pad_voxels: int = _alloyfit.PAD_VOXELS_DEFAULT,
-    shell: Optional[str] = None,
-    core: Optional[str] = None,
+    shell: str | None = None,
+    core: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A core-shell particle voxelised at `voxel_nm`: (Au fraction float32, mask bool), [k][i][j].
 
@@ -155,7 +160,7 @@ def simulate(
     *,
     beta: float = _alloyfit.BETA_DEFAULT,
     device: str = "auto",
-    adapter: Optional[str] = None,
+    adapter: str | None = None,
     progress: ProgressArg = None,
 ) -> np.ndarray:
     """Diffuses the Au fraction `c0` inside `mask` with D = `d_m2s` (m²/s): float32 [t][k][i][j].
@@ -167,11 +172,18 @@ def simulate(
         raise ValueError("times_s is empty")
     if not (np.isfinite(d_m2s) and d_m2s > 0):
         raise ValueError(f"d_m2s must be a positive diffusion coefficient in m²/s, got {d_m2s}")
-    if any(not np.isfinite(t) or t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:])):
+    if any(not np.isfinite(t) or t < 0 for t in times) or any(b <= a for a, b in pairwise(times)):
         raise ValueError(f"times_s must be finite, not negative, and increase: got {times}")
     return _alloyfit.simulate(
-        _volume(c0, "c0"), _mask(mask, "mask"), float(d_m2s), times, float(voxel_nm), float(beta),
-        device, adapter, _progress(progress),
+        _volume(c0, "c0"),
+        _mask(mask, "mask"),
+        float(d_m2s),
+        times,
+        float(voxel_nm),
+        float(beta),
+        device,
+        adapter,
+        _progress(progress),
     )
 
 
@@ -179,9 +191,9 @@ def project(
     volume: Any,
     angles_deg: Sequence[float] | np.ndarray,
     *,
-    n_det: Optional[int] = None,
+    n_det: int | None = None,
     device: str = "auto",
-    adapter: Optional[str] = None,
+    adapter: str | None = None,
     progress: ProgressArg = None,
 ) -> np.ndarray:
     """The parallel-beam tilt series of `volume` ([k][i][j]): float32 [angle][k][m].
@@ -200,11 +212,11 @@ def sirt(
     iterations: int = _alloyfit.SIRT_ITERATIONS_DEFAULT,
     *,
     relaxation: float = 1.0,
-    min_value: Optional[float] = 0.0,
-    max_value: Optional[float] = None,
+    min_value: float | None = 0.0,
+    max_value: float | None = None,
     mask: Any = None,
     device: str = "auto",
-    adapter: Optional[str] = None,
+    adapter: str | None = None,
     progress: ProgressArg = None,
 ) -> np.ndarray:
     """SIRT of a tilt series ([angle][k][m]) onto square slices as wide as its detector: [k][i][j].
@@ -216,20 +228,25 @@ def sirt(
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
     return _alloyfit.sirt(
-        _real_array(series, "series", "[angle][k][m]"), _angles(angles_deg), int(iterations), float(relaxation),
+        _real_array(series, "series", "[angle][k][m]"),
+        _angles(angles_deg),
+        int(iterations),
+        float(relaxation),
         None if min_value is None else float(min_value),
         None if max_value is None else float(max_value),
         None if mask is None else _mask(mask, "mask"),
-        device, adapter, _progress(progress),
+        device,
+        adapter,
+        _progress(progress),
     )
 
 
 def quantify(
     experiment: ExperimentArg,
     *,
-    base_dir: Optional[os.PathLike[str] | str] = None,
+    base_dir: os.PathLike[str] | str | None = None,
     device: str = "auto",
-    adapter: Optional[str] = None,
+    adapter: str | None = None,
     progress: ProgressArg = None,
 ) -> dict[str, Any]:
     """The measured alloying curve of an experiment: quantify.json's content as a dict.
@@ -256,12 +273,12 @@ class FitResult:
     """α measured − α fit at each time after 0."""
     warnings: list[str]
     device: str
-    report_dir: Optional[Path]
+    report_dir: Path | None
     """The report folder written (None unless `out` was given)."""
     _report: dict[str, Any] = field(repr=False)
 
     @staticmethod
-    def _from_report(report: dict[str, Any], report_dir: Optional[str]) -> "FitResult":
+    def _from_report(report: dict[str, Any], report_dir: str | None) -> FitResult:
         outcome = report["fit"]
         return FitResult(
             particle=report["particle"],
@@ -296,13 +313,13 @@ class FitResult:
 def fit(
     experiment: ExperimentArg,
     *,
-    out: Optional[os.PathLike[str] | str] = None,
+    out: os.PathLike[str] | str | None = None,
     force: bool = False,
-    mode: Optional[str] = None,
+    mode: str | None = None,
     table_points: int = _alloyfit.TABLE_POINTS_DEFAULT,
-    base_dir: Optional[os.PathLike[str] | str] = None,
+    base_dir: os.PathLike[str] | str | None = None,
     device: str = "auto",
-    adapter: Optional[str] = None,
+    adapter: str | None = None,
     progress: ProgressArg = None,
 ) -> FitResult:
     """Fits D ± SD to an experiment, as ``alloyfit fit`` does, and returns the result.
@@ -314,12 +331,20 @@ def fit(
     """
     path, text, folder = _experiment(experiment, base_dir)
     report, written = _alloyfit.fit(
-        path, text, folder, None if out is None else str(out), bool(force), mode,
-        int(table_points), device, adapter, _progress(progress),
+        path,
+        text,
+        folder,
+        None if out is None else str(out),
+        bool(force),
+        mode,
+        int(table_points),
+        device,
+        adapter,
+        _progress(progress),
     )
     return FitResult._from_report(json.loads(report), written)
 
 
-def devices(device: str = "auto", adapter: Optional[str] = None) -> dict[str, Any]:
+def devices(device: str = "auto", adapter: str | None = None) -> dict[str, Any]:
     """The GPU adapters found, and the backend `device` would use: ``alloyfit devices --json``."""
     return json.loads(_alloyfit.devices(device, adapter))

@@ -1,11 +1,12 @@
 """Type stubs of the native module; call it through `alloyfit`, which checks and converts arrays."""
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-Progress = Callable[[str, str, int, int], None]
+Progress: TypeAlias = Callable[[str, str, int, int], None]
 
 class AlloyfitError(RuntimeError): ...
 
@@ -16,7 +17,7 @@ PAD_VOXELS_DEFAULT: int
 VERSION: str
 
 def phantom(
-    name: str, voxel_nm: float, pad_voxels: int, shell: Optional[str], core: Optional[str]
+    name: str, voxel_nm: float, pad_voxels: int, shell: str | None, core: str | None
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]: ...
 def simulate(
     c0: npt.NDArray[np.float32],
@@ -26,47 +27,47 @@ def simulate(
     voxel_nm: float,
     beta: float,
     device: str,
-    adapter: Optional[str],
-    progress: Optional[Progress],
+    adapter: str | None,
+    progress: Progress | None,
 ) -> npt.NDArray[np.float32]: ...
 def project(
     volume: npt.NDArray[np.float32],
     angles_deg: list[float],
-    n_det: Optional[int],
+    n_det: int | None,
     device: str,
-    adapter: Optional[str],
-    progress: Optional[Progress],
+    adapter: str | None,
+    progress: Progress | None,
 ) -> npt.NDArray[np.float32]: ...
 def sirt(
     series: npt.NDArray[np.float32],
     angles_deg: list[float],
     iterations: int,
     relaxation: float,
-    min_value: Optional[float],
-    max_value: Optional[float],
-    mask: Optional[npt.NDArray[np.bool_]],
+    min_value: float | None,
+    max_value: float | None,
+    mask: npt.NDArray[np.bool_] | None,
     device: str,
-    adapter: Optional[str],
-    progress: Optional[Progress],
+    adapter: str | None,
+    progress: Progress | None,
 ) -> npt.NDArray[np.float32]: ...
 def quantify(
-    path: Optional[str],
-    json: Optional[str],
+    path: str | None,
+    json: str | None,
     base_dir: str,
     device: str,
-    adapter: Optional[str],
-    progress: Optional[Progress],
+    adapter: str | None,
+    progress: Progress | None,
 ) -> str: ...
 def fit(
-    path: Optional[str],
-    json: Optional[str],
+    path: str | None,
+    json: str | None,
     base_dir: str,
-    out: Optional[str],
+    out: str | None,
     force: bool,
-    mode: Optional[str],
+    mode: str | None,
     table_points: int,
     device: str,
-    adapter: Optional[str],
-    progress: Optional[Progress],
-) -> tuple[str, Optional[str]]: ...
-def devices(device: str, adapter: Optional[str]) -> str: ...
+    adapter: str | None,
+    progress: Progress | None,
+) -> tuple[str, str | None]: ...
+def devices(device: str, adapter: str | None) -> str: ...

@@ -11,9 +11,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+import matplotlib.pyplot as plt
 
-import alloyfit  # noqa: E402
+import alloyfit
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "assets" / "nc1-2nm" / "experiment.toml"
 

@@ -16,7 +16,9 @@ def cli() -> Path:
     """The `alloyfit` binary the Python results are compared with (ALLOYFIT_CLI, or the release build)."""
     binary = Path(os.environ.get("ALLOYFIT_CLI", REPO / "target" / "release" / "alloyfit"))
     if not binary.is_file():
-        pytest.fail(f"{binary} does not exist: run `cargo build --release` first, or set ALLOYFIT_CLI")
+        pytest.fail(
+            f"{binary} does not exist: run `cargo build --release` first, or set ALLOYFIT_CLI"
+        )
     return binary
 
 

@@ -22,7 +22,9 @@ def test_phantom_gives_float32_and_bool_in_c_order():
 
 def test_custom_phantom_and_its_refusals():
     c0, mask = alloyfit.phantom("custom", 2.0, shell="cube:edge=20", core="sphere:diameter=10")
+    # The shell's volume and the core's share of it (pi/6 · 10³ / 20³ = 6.5%), voxelised at 2 nm.
     assert abs(mask.sum() * 8.0 / 20.0**3 - 1) < 0.05
+    assert abs(c0[mask].mean() / (np.pi / 6 * 10**3 / 20**3) - 1) < 0.05
     with pytest.raises(ValueError, match="both shell and core"):
         alloyfit.phantom("custom", 2.0, shell="cube:edge=20")
     with pytest.raises(alloyfit.AlloyfitError, match="NC9"):
@@ -75,27 +77,62 @@ def test_simulate_conserves_the_au_and_returns_one_volume_per_time():
         (lambda: alloyfit.project(np.zeros((4, 4)), ANGLES), ValueError, "3-D array"),
         (lambda: alloyfit.project(np.zeros((2, 4, 4), complex), ANGLES), TypeError, "real numbers"),
         (lambda: alloyfit.project(np.zeros((2, 4, 4), object), ANGLES), TypeError, "real numbers"),
-        (lambda: alloyfit.project(np.full((2, 4, 4), np.nan), ANGLES, device="cpu"),
-         alloyfit.AlloyfitError, "finite"),
+        (
+            lambda: alloyfit.project(np.full((2, 4, 4), np.nan), ANGLES, device="cpu"),
+            alloyfit.AlloyfitError,
+            "finite",
+        ),
         (lambda: alloyfit.project(np.zeros((2, 4, 4)), [[0.0]]), ValueError, "1-D"),
         (lambda: alloyfit.project(np.zeros((2, 4, 4)), ANGLES, device="tpu"), ValueError, "device"),
-        (lambda: alloyfit.sirt(np.zeros((len(ANGLES) + 1, 2, 8)), ANGLES, 5, device="cpu"),
-         alloyfit.AlloyfitError, "16 projections of 2 × 8 pixels, but 15 tilt angles"),
-        (lambda: alloyfit.sirt(np.zeros((2, len(ANGLES), 8)), ANGLES, 5, device="cpu"),
-         alloyfit.AlloyfitError, r"one image per slice \(\[k\]\[angle\]\[m\]\)"),
-        (lambda: alloyfit.sirt(np.full((len(ANGLES), 2, 8), np.inf), ANGLES, 5, device="cpu"),
-         alloyfit.AlloyfitError, "finite numbers"),
+        (
+            lambda: alloyfit.sirt(np.zeros((len(ANGLES) + 1, 2, 8)), ANGLES, 5, device="cpu"),
+            alloyfit.AlloyfitError,
+            "16 projections of 2 × 8 pixels, but 15 tilt angles",
+        ),
+        (
+            lambda: alloyfit.sirt(np.zeros((2, len(ANGLES), 8)), ANGLES, 5, device="cpu"),
+            alloyfit.AlloyfitError,
+            r"one image per slice \(\[k\]\[angle\]\[m\]\)",
+        ),
+        (
+            lambda: alloyfit.sirt(np.full((len(ANGLES), 2, 8), np.inf), ANGLES, 5, device="cpu"),
+            alloyfit.AlloyfitError,
+            "finite numbers",
+        ),
         (lambda: alloyfit.sirt(np.zeros((len(ANGLES), 2, 8)), ANGLES, 0), ValueError, "iterations"),
-        (lambda: alloyfit.sirt(np.zeros((len(ANGLES), 2, 8)), ANGLES, 5, mask=np.ones((2, 8, 7)),
-                               device="cpu"), alloyfit.AlloyfitError, "mask shape"),
-        (lambda: alloyfit.simulate(np.zeros((4, 4, 4)), np.ones((4, 4, 4)), -1.0, [0.0], 1.0),
-         ValueError, "d_m2s"),
-        (lambda: alloyfit.simulate(np.zeros((4, 4, 4)), np.ones((4, 4, 4)), 1e-19, [5.0, 1.0], 1.0),
-         ValueError, "increase"),
-        (lambda: alloyfit.simulate(np.zeros((4, 4, 4)), np.ones((4, 4, 5)), 1e-19, [0.0], 1.0,
-                                   device="cpu"), alloyfit.AlloyfitError, "mask"),
-        (lambda: alloyfit.simulate(np.zeros((4, 4, 4)), np.ones((4, 4, 4)), 1e-19, [0.0], 1.0,
-                                   beta=0.5, device="cpu"), alloyfit.AlloyfitError, "beta"),
+        (
+            lambda: alloyfit.sirt(
+                np.zeros((len(ANGLES), 2, 8)), ANGLES, 5, mask=np.ones((2, 8, 7)), device="cpu"
+            ),
+            alloyfit.AlloyfitError,
+            "mask shape",
+        ),
+        (
+            lambda: alloyfit.simulate(np.zeros((4, 4, 4)), np.ones((4, 4, 4)), -1.0, [0.0], 1.0),
+            ValueError,
+            "d_m2s",
+        ),
+        (
+            lambda: alloyfit.simulate(
+                np.zeros((4, 4, 4)), np.ones((4, 4, 4)), 1e-19, [5.0, 1.0], 1.0
+            ),
+            ValueError,
+            "increase",
+        ),
+        (
+            lambda: alloyfit.simulate(
+                np.zeros((4, 4, 4)), np.ones((4, 4, 5)), 1e-19, [0.0], 1.0, device="cpu"
+            ),
+            alloyfit.AlloyfitError,
+            "mask",
+        ),
+        (
+            lambda: alloyfit.simulate(
+                np.zeros((4, 4, 4)), np.ones((4, 4, 4)), 1e-19, [0.0], 1.0, beta=0.5, device="cpu"
+            ),
+            alloyfit.AlloyfitError,
+            "beta",
+        ),
     ],
 )
 def test_bad_arrays_and_arguments_raise(call, error, message):

@@ -8,14 +8,13 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 
 import numpy as np
 import pytest
+import tomllib
+from conftest import EXAMPLE
 
 import alloyfit
-
-from conftest import EXAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,9 @@ def test_fit_gives_the_command_lines_d(python_fit, cli_fit):
 def test_the_report_folder_is_the_command_lines(python_fit, cli_fit):
     written = sorted(p.name for p in python_fit.report_dir.iterdir())
     assert written == sorted(p.name for p in cli_fit.iterdir())
-    assert (python_fit.report_dir / "curves.csv").read_text() == (cli_fit / "curves.csv").read_text()
+    assert (python_fit.report_dir / "curves.csv").read_text() == (
+        cli_fit / "curves.csv"
+    ).read_text()
 
 
 def test_the_result_holds_the_curves(python_fit):
@@ -76,9 +77,14 @@ def test_quantify_gives_the_command_lines_curve(cli, tmp_path):
 
 def test_errors_carry_the_command_lines_messages(cli, tmp_path):
     broken = tmp_path / "experiment.toml"
-    broken.write_text(EXAMPLE.read_text().replace('initial_state = "two-phase"', 'initial_state = "molten"'))
+    broken.write_text(
+        EXAMPLE.read_text().replace('initial_state = "two-phase"', 'initial_state = "molten"')
+    )
     printed = subprocess.run(
-        [str(cli), "fit", str(broken), "--device", "cpu"], capture_output=True, text=True
+        [str(cli), "fit", str(broken), "--device", "cpu"],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert printed.returncode == 1
     with pytest.raises(alloyfit.AlloyfitError) as raised:
@@ -127,8 +133,13 @@ def test_an_exception_in_the_progress_callback_stops_the_work():
             raise RuntimeError("enough")
 
     with pytest.raises(RuntimeError, match="enough"):
-        alloyfit.sirt(np.ones((71, 4, 32), np.float32), np.arange(-70, 71, 2.0), 50,
-                      device="cpu", progress=progress)
+        alloyfit.sirt(
+            np.ones((71, 4, 32), np.float32),
+            np.arange(-70, 71, 2.0),
+            50,
+            device="cpu",
+            progress=progress,
+        )
 
 
 def test_long_calls_release_the_gil():
@@ -178,7 +189,9 @@ def test_the_example_script_fits_and_plots(tmp_path):
     figure = tmp_path / "curve.png"
     printed = subprocess.run(
         [sys.executable, str(script), "--out", str(figure), "--device", "cpu"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "NC1: D = (2.7" in printed.stdout
     assert figure.read_bytes().startswith(b"\x89PNG")
