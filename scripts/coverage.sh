@@ -10,8 +10,9 @@
 # tables). OUT (default: a temporary folder) keeps every experiment and fit. The environment
 # sets the experiment: PHANTOM (NC1), D_M2S (2.7e-19), VOXEL_NM (2), DOSE (10), ITERATIONS (30),
 # OVERSAMPLE (2, synth's default; the tables up to stop 26 were made with 1), SHAPE_JITTER (none;
-# in nm, a particle shape of its own per seed), DEVICE (cpu); ALLOYFIT names a built binary to use
-# instead of building target/release/alloyfit.
+# in nm, a particle shape of its own per seed), EROSION_VOXELS (the experiment's data.erosion_voxels,
+# set before the fit), DEVICE (cpu); ALLOYFIT names a built binary to use instead of building
+# target/release/alloyfit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +47,7 @@ else
     cargo build --release --quiet
     alloyfit=target/release/alloyfit
 fi
-echo "$phantom at $voxel_nm nm (oversampled $oversample×${SHAPE_JITTER:+, shape jitter $SHAPE_JITTER nm}), D = $d_m2s m²/s, dose $dose, $iterations SIRT iterations, seeds $first–$last, $device"
+echo "$phantom at $voxel_nm nm (oversampled $oversample×${SHAPE_JITTER:+, shape jitter $SHAPE_JITTER nm}${EROSION_VOXELS:+, erosion $EROSION_VOXELS voxels}), D = $d_m2s m²/s, dose $dose, $iterations SIRT iterations, seeds $first–$last, $device"
 echo
 echo "| seed | D (m²/s) | SD | error | z | fit time |"
 echo "|---|---|---|---|---|---|"
@@ -57,6 +58,9 @@ for seed in $(seq "$first" "$last"); do
         --dose "$dose" --iterations "$iterations" --oversample "$oversample" --out "$data" --force \
         --device "$device" "${jitter[@]}" \
         >/dev/null 2>&1
+    if [[ -n ${EROSION_VOXELS:-} ]]; then
+        sed -i "s/^erosion_voxels = .*/erosion_voxels = $EROSION_VOXELS/" "$data/experiment.toml"
+    fi
     "$alloyfit" fit "$data/experiment.toml" --out "$fit" --force --device "$device" >/dev/null 2>&1
     python3 - "$fit/report.json" "$d_m2s" "$seed" <<'EOF'
 import json, sys

@@ -67,6 +67,20 @@ fn failure(args: &[&str], dir: &Path) -> String {
     stderr(&output)
 }
 
+/// Fits `experiment` (a path under `dir`) on the CPU into the folder `out` and returns its
+/// report.json.
+fn fit_report(experiment: &str, out: &str, dir: &Path) -> serde_json::Value {
+    let output = alloyfit(
+        &[
+            "fit", experiment, "--out", out, "--device", "cpu", "--quiet",
+        ],
+        dir,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = std::fs::read_to_string(dir.join(out).join("report.json")).unwrap();
+    serde_json::from_str(&report).unwrap()
+}
+
 /// Writes phantom `name` at `voxel_nm` to `out` (and its mask beside it), on the CPU; returns what
 /// it printed.
 fn make_phantom(dir: &Path, name: &str, voxel_nm: &str, out: &str) -> String {
@@ -893,21 +907,9 @@ fn a_tilt_series_experiment_is_reconstructed_and_fitted() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     tilt_series_experiment(dir, &[0.0, 60.0, 180.0, 600.0]);
-    let fit = [
-        "fit",
-        "experiment.toml",
-        "--out",
-        "fit",
-        "--device",
-        "cpu",
-        "--quiet",
-    ];
-    let output = alloyfit(&fit, dir);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("fit/report.json")).unwrap())
-            .unwrap();
-    let d = report["d_m2s"].as_f64().unwrap();
+    let d = fit_report("experiment.toml", "fit", dir)["d_m2s"]
+        .as_f64()
+        .unwrap();
     eprintln!("tilt series: D = {d:e}");
     assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
     assert!(dir.join("fit/slices.png").is_file());
@@ -1029,21 +1031,9 @@ fn synth_in_a_tight_field_of_view_records_its_detector_and_fits() {
     assert!(output.status.success(), "{}", stderr(&output));
     let experiment = std::fs::read_to_string(dir.join("tight/experiment.toml")).unwrap();
     assert!(experiment.contains("detector_pixels = 39"), "{experiment}");
-    let fit = [
-        "fit",
-        "tight/experiment.toml",
-        "--out",
-        "fit",
-        "--device",
-        "cpu",
-        "--quiet",
-    ];
-    let output = alloyfit(&fit, dir);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("fit/report.json")).unwrap())
-            .unwrap();
-    let d = report["d_m2s"].as_f64().unwrap();
+    let d = fit_report("tight/experiment.toml", "fit", dir)["d_m2s"]
+        .as_f64()
+        .unwrap();
     assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
     let args = synth("17", "small");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1083,21 +1073,8 @@ fn synth_with_shape_jitter_makes_another_particle_that_fits() {
     assert_ne!(jittered["mask_voxels"], ideal["mask_voxels"]);
     let experiment = std::fs::read_to_string(dir.join("jittered/experiment.toml")).unwrap();
     assert!(experiment.contains("--shape-jitter 3`"), "{experiment}");
-    let output = alloyfit(
-        &[
-            "fit",
-            "jittered/experiment.toml",
-            "--out",
-            "fit",
-            "--device",
-            "cpu",
-            "--json",
-            "--quiet",
-        ],
-        dir,
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let d = report["d_m2s"].as_f64().unwrap();
+    let d = fit_report("jittered/experiment.toml", "fit", dir)["d_m2s"]
+        .as_f64()
+        .unwrap();
     assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
 }
