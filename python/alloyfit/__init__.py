@@ -6,14 +6,15 @@ one k-slice of a volume is ASTRA's 2-D volume geometry ``create_vol_geom(n_i, n_
 a series its ``create_proj_geom('parallel', 1.0, n_det, radians(angles_deg))``.
 
 Arrays of another real dtype, or not C-contiguous, are converted with one copy (float32 for values,
-``!= 0`` for masks); arrays of the wrong dimension, complex or object arrays, and non-finite values are
-refused with :class:`AlloyfitError` or :class:`ValueError`/:class:`TypeError`. Every function that runs
-kernels takes ``device`` (``"auto"``: a hardware GPU if there is one, else the CPU path; ``"gpu"``:
-any adapter, software ones included; ``"cpu"``), ``adapter`` (part of an adapter's name) and
-``progress`` (``True`` prints the command line's log lines on stderr; a callable gets
-``(kind, text, done, total)`` with kind ``"line"``, ``"warning"`` or ``"step"``). Kernels run with
-the GIL released; Ctrl-C stops them at their next progress step and raises KeyboardInterrupt.
-Warnings go to :mod:`warnings` as :class:`AlloyfitWarning` whatever ``progress`` is.
+``> 0`` for masks, as mask files are read); arrays of the wrong dimension, complex or object arrays,
+and non-finite values are refused with :class:`AlloyfitError` or
+:class:`ValueError`/:class:`TypeError`. Every function that runs kernels takes ``device``
+(``"auto"``: a hardware GPU if there is one, else the CPU path; ``"gpu"``: any adapter, software
+ones included; ``"cpu"``), ``adapter`` (part of an adapter's name) and ``progress`` (``True`` prints
+the command line's log lines on stderr; a callable gets ``(kind, text, done, total)`` with kind
+``"line"``, ``"warning"`` or ``"step"``). Kernels run with the GIL released; Ctrl-C stops them at
+their next progress step and raises KeyboardInterrupt. Warnings go to :mod:`warnings` as
+:class:`AlloyfitWarning` whatever ``progress`` is.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def _volume(array: Any, name: str) -> np.ndarray:
 
 
 def _mask(array: Any, name: str) -> np.ndarray:
-    """`array` as a C-ordered bool mask: True where it is not 0."""
+    """`array` as a C-ordered bool mask: True where it is above 0, as mask files are read."""
     values = np.asarray(array)
     if values.ndim != 3:
         raise ValueError(
@@ -106,7 +107,7 @@ def _mask(array: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a bool or numeric mask, got dtype {values.dtype}")
     if np.issubdtype(values.dtype, np.floating) and not np.all(np.isfinite(values)):
         raise ValueError(f"{name} has NaN or infinite voxels")
-    return np.ascontiguousarray(values != 0)
+    return np.ascontiguousarray(values > 0)
 
 
 def _angles(angles_deg: Sequence[float] | np.ndarray) -> list[float]:

@@ -144,3 +144,12 @@ def test_devices_lists_the_adapters_and_the_choice():
     found = alloyfit.devices(device="cpu")
     assert found["selected"].startswith("cpu: ")
     assert isinstance(found["adapters"], list)
+
+
+def test_a_numeric_mask_is_inside_above_zero_as_mask_files_are():
+    c0, mask = alloyfit.phantom("NC1", 4.0)
+    numeric = np.where(mask, 1.0, -1.0)
+    np.testing.assert_array_equal(
+        alloyfit.simulate(c0, numeric, 2.7e-19, [0.0, 60.0], 4.0, device="cpu"),
+        alloyfit.simulate(c0, mask, 2.7e-19, [0.0, 60.0], 4.0, device="cpu"),
+    )
