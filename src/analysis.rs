@@ -169,10 +169,11 @@ pub fn read_and_segment(
 }
 
 /// The most the segmented particle's volume may change from one time to another. Heating keeps the
-/// particle's volume; the cut moves with the contrast by a few percent (4% on the ASTRA-made cube
-/// in its tight box, 7% on NC1 in a 23-voxel box), while a failed segmentation takes the core alone
-/// for the particle at some times (3.8 to 4.4 times fewer voxels).
-const MAX_SEGMENTED_VOLUME_RATIO: f64 = 1.5;
+/// particle's volume; the cut moves with the contrast, by 4–7% on well-resolved particles (the
+/// ASTRA-made cube in its tight box, NC1 in a 23-voxel box) and by up to 1.57 times on NC2 at 4 nm
+/// after 5 SIRT iterations (the Slurm test's tiny experiments), while a failed segmentation takes
+/// the core alone for the particle at some times (3.8 to 4.4 times fewer voxels).
+const MAX_SEGMENTED_VOLUME_RATIO: f64 = 2.0;
 
 /// Refuses segmentations that found different particles at different times: their spreads would
 /// compare a core with a whole particle (NC1 in boxes that left under one voxel, at 3 nm, or two, at
@@ -559,7 +560,7 @@ mod tests {
 
     #[test]
     fn segmentations_of_one_particle_agree() {
-        // 4 x 6 x 6 = 144 voxels, then 4 x 7 x 6 = 168: within 1.5 times, even on the box's side.
+        // 4 x 6 x 6 = 144 voxels, then 4 x 7 x 6 = 168: within twice, even on the box's side.
         let segmentations = [particle_in(1..5, 2..8, 2..8), particle_in(1..5, 0..7, 2..8)];
         check_segmentations_agree(&segmentations, &paths(2)).unwrap();
         check_segmentations_agree(&[], &[]).unwrap();
