@@ -129,14 +129,21 @@ fn to_py_error(error: &anyhow::Error) -> PyErr {
     AlloyfitError::new_err(format!("{error:#}"))
 }
 
+/// A library result as a Python one, its error raised by [`to_py_error`].
+trait OrRaise<T> {
+    fn or_raise(self) -> PyResult<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> OrRaise<T> for Result<T, E> {
+    fn or_raise(self) -> PyResult<T> {
+        self.map_err(|error| to_py_error(&error.into()))
+    }
+}
+
 fn volume_from(array: PyReadonlyArray3<'_, f32>, voxel_nm: f64, name: &str) -> PyResult<Volume> {
     Volume::new(array.as_array().to_owned(), voxel_nm)
         .with_context(|| name.to_owned())
-        .map_err(|error| to_py_error(&error))
-}
-
-fn experiment_from_file(path: PathBuf) -> PyResult<LoadedExperiment> {
-    LoadedExperiment::load(&path).map_err(|error| to_py_error(&error))
+        .or_raise()
 }
 
 /// An experiment given as a dict, passed here as JSON: checked as if it were its TOML file in
@@ -153,7 +160,7 @@ fn experiment_from_json(json: &str, base_dir: PathBuf) -> PyResult<LoadedExperim
             &Defaults::default(),
         )
     })();
-    parsed.map_err(|error| to_py_error(&error))
+    parsed.or_raise()
 }
 
 /// The voxelised particle: (Au fraction, mask), float32 and bool, [k][i][j].
@@ -186,7 +193,7 @@ fn phantom<'py>(
             },
         )
     })()
-    .map_err(|error| to_py_error(&error))?;
+    .or_raise()?;
     Ok((
         phantom.composition.into_data().into_pyarray(py),
         phantom.mask.data().clone().into_pyarray(py),
@@ -212,13 +219,11 @@ fn simulate<'py>(
     let composition = volume_from(c0, voxel_nm, "c0")?;
     let mask = Mask::new(mask.as_array().to_owned(), voxel_nm)
         .context("mask")
-        .map_err(|error| to_py_error(&error))?;
-    check_beta(beta)
-        .context("beta")
-        .map_err(|error| to_py_error(&error))?;
+        .or_raise()?;
+    check_beta(beta).context("beta").or_raise()?;
     let start = prepare_mask(&composition, &mask, None)
         .context("c0 with mask")
-        .map_err(|error| to_py_error(&error))?;
+        .or_raise()?;
     let shape = composition.shape();
     let request = device_request(device, adapter)?;
     let volumes = run_on_device(py, request, progress, |backend, progress| {
@@ -256,7 +261,7 @@ fn project<'py>(
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
     let volume = volume_from(volume, 1.0, "volume")?;
     let n_det = n_det.unwrap_or(volume.shape()[2]);
-    let geometry = TiltGeometry::new(angles_deg, n_det, 1.0).map_err(|e| to_py_error(&e))?;
+    let geometry = TiltGeometry::new(angles_deg, n_det, 1.0).or_raise()?;
     let request = device_request(device, adapter)?;
     let series = run_on_device(py, request, progress, |backend, _| {
         forward_project(backend, &volume, &geometry)
@@ -287,7 +292,7 @@ fn sirt<'py>(
         Some(mask) => Some(
             Mask::new(mask.as_array().to_owned(), 1.0)
                 .context("mask")
-                .map_err(|error| to_py_error(&error))?,
+                .or_raise()?,
         ),
         None => None,
     };
@@ -316,7 +321,7 @@ fn load_experiment(
     base_dir: PathBuf,
 ) -> PyResult<LoadedExperiment> {
     match (path, json) {
-        (Some(path), None) => experiment_from_file(path),
+        (Some(path), None) => LoadedExperiment::load(&path).or_raise(),
         (None, Some(json)) => experiment_from_json(json, base_dir),
         _ => Err(pyo3::exceptions::PyValueError::new_err(
             "give an experiment file or an experiment dict, not both",
@@ -343,7 +348,7 @@ fn quantify(
             alloyfit::analysis::prepare_experiment(backend, &loaded, progress)?;
         Ok(quantified.quantification)
     })?;
-    serde_json::to_string(&quantification).map_err(|e| to_py_error(&e.into()))
+    serde_json::to_string(&quantification).or_raise()
 }
 
 /// Fits an experiment; report.json's JSON. With `out`, writes the report folder as
@@ -381,9 +386,7 @@ fn fit(
         Overwrite::Refuse
     };
     let staged = match &out {
-        Some(target) => {
-            Some(StagedDir::create(target, overwrite).map_err(|error| to_py_error(&error))?)
-        }
+        Some(target) => Some(StagedDir::create(target, overwrite).or_raise()?),
         None => None,
     };
     let request = device_request(device, adapter)?;
@@ -392,10 +395,10 @@ fn fit(
         None => Ok(fit_experiment(&loaded, backend, table_points, false, progress)?.report),
     })?;
     let written = match staged {
-        Some(staged) => Some(staged.commit().map_err(|error| to_py_error(&error))?),
+        Some(staged) => Some(staged.commit().or_raise()?),
         None => None,
     };
-    let json = report.to_json().map_err(|error| to_py_error(&error))?;
+    let json = report.to_json().or_raise()?;
     Ok((json, written))
 }
 
@@ -409,7 +412,7 @@ fn devices(py: Python<'_>, device: &str, adapter: Option<String>) -> PyResult<St
             .map(|engine| engine.backend().describe());
         (list_adapters(), selected)
     });
-    let selected = selected.map_err(|error| to_py_error(&error))?;
+    let selected = selected.or_raise()?;
     let value = serde_json::json!({ "adapters": adapters, "selected": selected });
     Ok(value.to_string())
 }
