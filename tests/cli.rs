@@ -67,18 +67,18 @@ fn failure(args: &[&str], dir: &Path) -> String {
     stderr(&output)
 }
 
-/// Fits `experiment` (a path under `dir`) on the CPU into the folder `out` and returns its
-/// report.json.
-fn fit_report(experiment: &str, out: &str, dir: &Path) -> serde_json::Value {
+/// Fits `experiment` (a path under `dir`) on the CPU into `dir/fit` and returns the D it found.
+fn fitted_d_m2s(experiment: &str, dir: &Path) -> f64 {
     let output = alloyfit(
         &[
-            "fit", experiment, "--out", out, "--device", "cpu", "--quiet",
+            "fit", experiment, "--out", "fit", "--device", "cpu", "--quiet",
         ],
         dir,
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    let report = std::fs::read_to_string(dir.join(out).join("report.json")).unwrap();
-    serde_json::from_str(&report).unwrap()
+    let report = std::fs::read_to_string(dir.join("fit/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    report["d_m2s"].as_f64().unwrap()
 }
 
 /// Writes phantom `name` at `voxel_nm` to `out` (and its mask beside it), on the CPU; returns what
@@ -907,9 +907,7 @@ fn a_tilt_series_experiment_is_reconstructed_and_fitted() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     tilt_series_experiment(dir, &[0.0, 60.0, 180.0, 600.0]);
-    let d = fit_report("experiment.toml", "fit", dir)["d_m2s"]
-        .as_f64()
-        .unwrap();
+    let d = fitted_d_m2s("experiment.toml", dir);
     eprintln!("tilt series: D = {d:e}");
     assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
     assert!(dir.join("fit/slices.png").is_file());
@@ -1018,29 +1016,24 @@ fn oversampled_synth_keeps_the_particles_intensity() {
 fn synth_in_a_tight_field_of_view_records_its_detector_and_fits() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let synth = |fov: &str, out: &str| -> Vec<String> {
-        NC1_3NM_SYNTH
-            .iter()
-            .chain(&["--fov", fov, "--out", out, "--device", "cpu"])
-            .map(|arg| (*arg).to_owned())
-            .collect()
+    let synth = |fov: &str, out: &str| {
+        let args = [
+            &NC1_3NM_SYNTH[..],
+            &["--fov", fov, "--out", out, "--device", "cpu"],
+        ]
+        .concat();
+        alloyfit(&args, dir)
     };
-    let args = synth("23", "tight");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = alloyfit(&args, dir);
+    let output = synth("23", "tight");
     assert!(output.status.success(), "{}", stderr(&output));
     let experiment = std::fs::read_to_string(dir.join("tight/experiment.toml")).unwrap();
     assert!(experiment.contains("detector_pixels = 39"), "{experiment}");
-    let d = fit_report("tight/experiment.toml", "fit", dir)["d_m2s"]
-        .as_f64()
-        .unwrap();
+    let d = fitted_d_m2s("tight/experiment.toml", dir);
     assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
-    let args = synth("17", "small");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert!(failure(&args, dir).contains("outside a 17-voxel field of view"));
-    let args = synth("21", "cut");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert!(alloyfit(&args, dir).status.success());
+    let output = synth("17", "small");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("outside a 17-voxel field of view"));
+    assert!(synth("21", "cut").status.success());
     let refused = failure(&["fit", "cut/experiment.toml", "--device", "cpu"], dir);
     assert!(
         refused.contains("found different particles at different times")
@@ -1073,8 +1066,6 @@ fn synth_with_shape_jitter_makes_another_particle_that_fits() {
     assert_ne!(jittered["mask_voxels"], ideal["mask_voxels"]);
     let experiment = std::fs::read_to_string(dir.join("jittered/experiment.toml")).unwrap();
     assert!(experiment.contains("--shape-jitter 3`"), "{experiment}");
-    let d = fit_report("jittered/experiment.toml", "fit", dir)["d_m2s"]
-        .as_f64()
-        .unwrap();
+    let d = fitted_d_m2s("jittered/experiment.toml", dir);
     assert!((d / 2.7e-19 - 1.0).abs() < 0.05, "{d}");
 }
