@@ -141,6 +141,7 @@ pub fn read_and_segment(
     let imaging = loaded.experiment.imaging_params(&loaded.dir)?;
     let voxel_nm = loaded.experiment.particle.voxel_nm;
     let mut segmented = SegmentedReconstructions::default();
+    let mut paths = Vec::with_capacity(files.len());
     let (what, stage) = if series {
         ("reconstructing and segmenting", "tilt series")
     } else {
@@ -161,9 +162,9 @@ pub fn read_and_segment(
         let segmentation = segment(&volume).with_context(|| format!("{}", path.display()))?;
         segmented.segmentations.push(segmentation);
         segmented.reconstructions.push(volume);
+        paths.push(path);
         progress.step(what, n + 1, files.len())?;
     }
-    let paths: Vec<PathBuf> = files.iter().map(|file| loaded.resolve(file)).collect();
     check_segmentations_agree(&segmented.segmentations, &paths)?;
     Ok(segmented)
 }
