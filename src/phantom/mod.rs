@@ -37,14 +37,8 @@ pub struct Particle {
 impl Particle {
     /// A particle of the user's shapes, named `custom`, whose targets are the shapes' own volumes.
     pub fn custom(shell: Shape, core: Shape) -> Particle {
-        Particle {
-            name: "custom".to_owned(),
-            target_volume_nm3: shell.volume_nm3(),
-            target_au_fraction: core.volume_nm3() / shell.volume_nm3(),
-            shell,
-            core,
-            jitter: None,
-        }
+        let (volume_nm3, core_nm3) = (shell.volume_nm3(), core.volume_nm3());
+        particle("custom", shell, core, volume_nm3, core_nm3 / volume_nm3)
     }
 
     /// Whether `point` (nm, the shapes' frame) lies in the shell, jittered if the particle is.
