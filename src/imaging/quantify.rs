@@ -367,6 +367,24 @@ pub fn composition_map(
     mean_au_fraction: f64,
     contrast_ratio: f64,
 ) -> Result<Volume> {
+    let unclipped =
+        calibrated_composition(volume, mask, background, mean_au_fraction, contrast_ratio)?;
+    Ok(Volume::new(
+        unclipped.mapv(|c| c.clamp(0.0, 1.0)),
+        volume.voxel_nm(),
+    )?)
+}
+
+/// [`composition_map`] before clipping: c = (I/I_Ag − 1)/(r − 1) inside the mask, 0 outside. A
+/// reconstruction's noise and ringing take c below 0 and above 1; the matched start
+/// ([`super::start_state`]) compares two reconstructions there too.
+pub fn calibrated_composition(
+    volume: &Volume,
+    mask: &Mask,
+    background: f64,
+    mean_au_fraction: f64,
+    contrast_ratio: f64,
+) -> Result<Array3<f32>> {
     ensure!(
         (0.0..=1.0).contains(&mean_au_fraction),
         "the mean Au fraction must lie in [0, 1], got {mean_au_fraction}"
@@ -378,13 +396,13 @@ pub fn composition_map(
         "the particle is not brighter than its background: no composition can be calibrated"
     );
     let silver = mean / (1.0 + (contrast_ratio - 1.0) * mean_au_fraction);
-    let mut map = Array3::<f32>::zeros(volume.shape());
-    for ((c, &i), &inside) in map.iter_mut().zip(&corrected).zip(mask.data()) {
+    let mut calibrated = Array3::<f32>::zeros(volume.shape());
+    for ((c, &i), &inside) in calibrated.iter_mut().zip(&corrected).zip(mask.data()) {
         if inside {
-            *c = ((f64::from(i) / silver - 1.0) / (contrast_ratio - 1.0)).clamp(0.0, 1.0) as f32;
+            *c = ((f64::from(i) / silver - 1.0) / (contrast_ratio - 1.0)) as f32;
         }
     }
-    Ok(Volume::new(map, volume.voxel_nm())?)
+    Ok(calibrated)
 }
 
 /// The two-phase state closest to a composition map: the ⌊c̄·N⌉ voxels of the mask with the highest
