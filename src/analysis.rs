@@ -20,6 +20,7 @@ use crate::imaging::dose::{DoseCalibration, calibrate_dose};
 use crate::imaging::quantify::{
     Measured, Segmentation, analysis_mask, composition_map, measure, segment, two_phase,
 };
+use crate::imaging::start_state::{MatchCorrection, MatchInput, MatchStep, matched_start};
 use crate::imaging::{AnalysisRegion, ImagingChain, ImagingParams, Noise, alloying_degree};
 use crate::io::{mask_from_volume, read_volume};
 use crate::phantom::{PhantomOptions, find_particle, voxelize};
@@ -62,6 +63,10 @@ pub struct Quantification {
     /// lie along the tilt axis, docs/METHOD.md §5; a particle lying across the axes reads lower).
     #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub aspect_ratio: f64,
+    /// How the t = 0 reconstruction became the start state (absent for a measured curve, which
+    /// starts from a phantom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_state: Option<StartStateReport>,
 }
 
 /// The state a simulation starts from.
@@ -70,6 +75,33 @@ pub struct SimulationStart {
     pub mask: Mask,
     /// The mean composition everywhere inside the mask: the fully alloyed state.
     pub alloyed: Volume,
+    /// What the matched start added to the measured composition, for another mask of the same
+    /// reconstruction.
+    pub match_correction: Option<MatchCorrection>,
+}
+
+/// What a start mask of a level search takes over from an earlier mask of the same experiment
+/// instead of measuring it again.
+#[derive(Clone, Copy)]
+pub struct TakenOver<'e> {
+    /// Its noise CV and dose. The dose belongs to the acquisition, not to the mask: recalibrated
+    /// on each mask of the level search, its target CV moved by 0.2% (0.0539–0.0540, NC1 at 2 nm),
+    /// and each calibration cost three or four chain runs.
+    pub quantification: &'e Quantification,
+    /// Its matched start's correction, which belongs to the t = 0 reconstruction: masks a surface
+    /// layer apart share the core it sharpens, and each would cost
+    /// [`crate::imaging::start_state::MATCH_STEPS`] chain runs.
+    pub match_correction: Option<&'e MatchCorrection>,
+}
+
+/// How the start state was made, for the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartStateReport {
+    pub rule: InitialState,
+    /// The matched rule's steps (on the level search's first mask, whose correction the others
+    /// take over).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_steps: Vec<MatchStep>,
 }
 
 /// A quantified experiment: the measured curve and the imaging it is simulated with.
@@ -287,16 +319,14 @@ pub fn prepare_experiment<'a>(
 /// Quantifies `loaded` with the start mask of `shape`, on reconstructions that
 /// [`read_and_segment`] already read from it, so that every start mask tried reads them once.
 ///
-/// `noise_of`: an earlier quantification of the same experiment with another start mask, whose
-/// noise CV and dose are taken over rather than measured and calibrated again. The dose belongs to
-/// the acquisition, not to the mask: recalibrated on each mask of the level search, its target CV
-/// moved by 0.2% (0.0539–0.0540, NC1 at 2 nm), and each calibration cost three or four chain runs.
+/// `earlier`: what an earlier start mask of the same experiment leaves to this one (see
+/// [`TakenOver`]).
 pub fn prepare_segmented<'a>(
     backend: &'a Backend,
     loaded: &LoadedExperiment,
     segmented: &SegmentedReconstructions,
     shape: &StartShape,
-    noise_of: Option<&Quantification>,
+    earlier: Option<TakenOver>,
     progress: &mut dyn Progress,
 ) -> Result<(Quantified, Simulator<'a>)> {
     let e = &loaded.experiment;
@@ -335,7 +365,9 @@ pub fn prepare_segmented<'a>(
                     imaging.contrast_ratio,
                 )?;
                 let composition = match e.data.initial_state {
-                    InitialState::TwoPhase => two_phase(&map, &mask, e.particle.mean_au_fraction)?,
+                    InitialState::Matched | InitialState::TwoPhase => {
+                        two_phase(&map, &mask, e.particle.mean_au_fraction)?
+                    }
                     InitialState::Map => map,
                 };
                 (composition, mask, None)
@@ -374,7 +406,7 @@ pub fn prepare_segmented<'a>(
         Some(file) => Some(read_mask_file(&loaded.resolve(file), voxel_nm)?),
         None => None,
     };
-    let prepared = prepare_mask(&initial_composition, &initial_mask, reshaped.as_ref())?;
+    let mut prepared = prepare_mask(&initial_composition, &initial_mask, reshaped.as_ref())?;
     let analysis = analysis_mask(&prepared.mask, e.data.erosion_voxels)?;
     let region = AnalysisRegion::new(&analysis)?;
     let measured = reconstructions
@@ -399,9 +431,59 @@ pub fn prepare_segmented<'a>(
     ));
     let mut chain = ImagingChain::new(backend, &imaging, &region)?;
     chain.check_detector_holds(&prepared.mask)?;
+    let (start_state, match_correction) = match e.data.measured_files() {
+        None => (None, None),
+        Some(_) if e.data.initial_state != InitialState::Matched => (
+            Some(StartStateReport {
+                rule: e.data.initial_state,
+                match_steps: Vec::new(),
+            }),
+            None,
+        ),
+        Some(_) if reshaped.is_some() => {
+            progress.line(
+                "the start state is two-phase: a reshaped mask is not the particle the t = 0 \
+                 reconstruction shows, so it cannot be matched to it",
+            );
+            (
+                Some(StartStateReport {
+                    rule: InitialState::TwoPhase,
+                    match_steps: Vec::new(),
+                }),
+                None,
+            )
+        }
+        Some(_) => {
+            let matched = matched_start(
+                backend,
+                &mut chain,
+                &MatchInput {
+                    reconstruction: &reconstructions[0],
+                    background: segmentations[0].background,
+                    mean_au_fraction: e.particle.mean_au_fraction,
+                    contrast_ratio: imaging.contrast_ratio,
+                    beta: e.fit.beta,
+                },
+                &prepared.mask,
+                earlier.and_then(|earlier| earlier.match_correction),
+                progress,
+            )?;
+            prepared.composition = matched.composition;
+            (
+                Some(StartStateReport {
+                    rule: InitialState::Matched,
+                    match_steps: matched.correction.steps.clone(),
+                }),
+                Some(matched.correction),
+            )
+        }
+    };
     let alloyed_state = Trajectory::new(backend, &alloyed, &prepared.mask, e.fit.beta)?;
-    let (noise_cv, dose, dose_calibration) = match noise_of {
-        Some(earlier) => (
+    let (noise_cv, dose, dose_calibration) = match earlier {
+        Some(TakenOver {
+            quantification: earlier,
+            ..
+        }) => (
             earlier.noise_cv,
             earlier.dose,
             earlier.dose_calibration.clone(),
@@ -464,6 +546,7 @@ pub fn prepare_segmented<'a>(
             let shortest = extent.iter().min().copied().unwrap_or(1);
             longest as f64 / shortest as f64
         }),
+        start_state,
     };
     let quantified = Quantified {
         quantification,
@@ -474,6 +557,7 @@ pub fn prepare_segmented<'a>(
             composition: prepared.composition,
             mask: prepared.mask,
             alloyed,
+            match_correction,
         },
         chain,
         noise,

@@ -196,9 +196,13 @@ impl StartMask {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InitialState {
+    /// The two-phase state whose simulated t = 0 reconstruction matches the measured one
+    /// ([`crate::imaging::start_state`]): the core the reconstruction's blur and missing wedge
+    /// dimmed and rounded, sharpened again. Two extra chain runs.
+    #[default]
+    Matched,
     /// The composition map made two-phase (Au 1, Ag 0) with the known mean: sharp interfaces, as a
     /// core-shell particle has before heating.
-    #[default]
     TwoPhase,
     /// The composition map itself, as measured (smeared by the imaging).
     Map,

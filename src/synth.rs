@@ -370,7 +370,7 @@ pub fn synthesize(
             mask: None,
             reshaped_mask: None,
             erosion_voxels: 0,
-            initial_state: InitialState::TwoPhase,
+            initial_state: InitialState::default(),
             start_mask: StartMask::default(),
             start_level: 1.0,
             start_smoothing_voxels: START_MASK_SMOOTHING_VOXELS,

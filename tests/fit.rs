@@ -275,7 +275,7 @@ fn uncorrected_alpha_gives_a_larger_d() {
 /// the two tables. Uncorrected, the first mask's table puts D 2.5% off.
 #[test]
 fn a_corrected_table_fits_another_start_mask_as_its_own_table() {
-    use alloyfit::analysis::{prepare_segmented, read_and_segment};
+    use alloyfit::analysis::{TakenOver, prepare_segmented, read_and_segment};
     use alloyfit::fit::fit_to_table;
     use alloyfit::start_mask::StartShape;
 
@@ -293,13 +293,13 @@ fn a_corrected_table_fits_another_start_mask_as_its_own_table() {
     let settings = &loaded.experiment.fit;
     let segmented = read_and_segment(&Backend::Cpu, &loaded, &mut Silent).unwrap();
     let shape = StartShape::of(&loaded.experiment.data);
-    let prepare = |level: f64, noise_of| {
+    let prepare = |level: f64, earlier| {
         prepare_segmented(
             &backend,
             &loaded,
             &segmented,
             &shape.at(shape.smoothing_voxels, level),
-            noise_of,
+            earlier,
             &mut Silent,
         )
         .unwrap()
@@ -316,9 +316,16 @@ fn a_corrected_table_fits_another_start_mask_as_its_own_table() {
         .unwrap()
     };
     let (first, mut first_simulator) = prepare(1.0, None);
+    let first_correction = first_simulator.start.match_correction.clone();
     let first_fit = full_fit(&first, &mut first_simulator);
     let first_table = first_fit.table.clone().unwrap();
-    let (other, mut other_simulator) = prepare(0.9, Some(&first.quantification));
+    let (other, mut other_simulator) = prepare(
+        0.9,
+        Some(TakenOver {
+            quantification: &first.quantification,
+            match_correction: first_correction.as_ref(),
+        }),
+    );
     let q = &other.quantification;
     let corrected = first_table
         .corrected_for(

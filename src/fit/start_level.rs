@@ -34,13 +34,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{FitOutcome, SpreadTable, fit, fit_to_table};
 use crate::analysis::{
-    Quantification, Quantified, SegmentedReconstructions, Simulator, prepare_segmented,
+    Quantification, Quantified, SegmentedReconstructions, Simulator, TakenOver, prepare_segmented,
     read_and_segment,
 };
 use crate::backend::Backend;
 use crate::experiment::{
     LoadedExperiment, START_LEVEL_MAX, START_LEVEL_MIN, START_SMOOTHING_STEP_VOXELS, StartMask,
 };
+use crate::imaging::start_state::MatchCorrection;
 use crate::progress::Progress;
 use crate::start_mask::StartShape;
 
@@ -234,6 +235,7 @@ struct ShapeSearch<'a, 'l> {
 struct FirstMask {
     quantification: Quantification,
     table: Option<(SpreadTable, f64)>,
+    match_correction: Option<MatchCorrection>,
 }
 
 /// What the level search leaves: the reported fit's quantification, simulator and outcome, the
@@ -253,13 +255,16 @@ impl<'a> ShapeSearch<'a, '_> {
         let described = shape.describe();
         progress.line(&format!("{described}: preparing and fitting"));
         let started = Instant::now();
-        let noise_of = self.first.as_ref().map(|first| &first.quantification);
+        let earlier = self.first.as_ref().map(|first| TakenOver {
+            quantification: &first.quantification,
+            match_correction: first.match_correction.as_ref(),
+        });
         let (quantified, mut simulator) = prepare_segmented(
             self.backend,
             self.loaded,
             self.segmented,
             &shape,
-            noise_of,
+            earlier,
             progress,
         )
         .with_context(|| format!("{} with the {described}", self.loaded.path.display()))?;
@@ -297,6 +302,7 @@ impl<'a> ShapeSearch<'a, '_> {
             self.first = Some(FirstMask {
                 quantification: q.clone(),
                 table: outcome.table.clone().map(|table| (table, outcome.d_m2s)),
+                match_correction: simulator.start.match_correction.clone(),
             });
         }
         progress.line(&format!(

@@ -6,6 +6,7 @@
 
 pub mod dose;
 pub mod quantify;
+pub mod start_state;
 
 use std::ops::Range;
 
