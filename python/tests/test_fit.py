@@ -78,7 +78,7 @@ def test_quantify_gives_the_command_lines_curve(cli, tmp_path):
 def test_errors_carry_the_command_lines_messages(cli, tmp_path):
     broken = tmp_path / "experiment.toml"
     broken.write_text(
-        EXAMPLE.read_text().replace('initial_state = "two-phase"', 'initial_state = "molten"')
+        EXAMPLE.read_text().replace('initial_state = "matched"', 'initial_state = "molten"')
     )
     printed = subprocess.run(
         [str(cli), "fit", str(broken), "--device", "cpu"],
