@@ -364,6 +364,8 @@ pub fn prepare_segmented<'a>(
                     e.particle.mean_au_fraction,
                     imaging.contrast_ratio,
                 )?;
+                // The matched rule starts from the two-phase state and replaces it once the
+                // chain it is matched through is prepared.
                 let composition = match e.data.initial_state {
                     InitialState::Matched | InitialState::TwoPhase => {
                         two_phase(&map, &mask, e.particle.mean_au_fraction)?

@@ -3,8 +3,8 @@
 //!
 //! The brightest ⌊c̄·N⌉ voxels of a reconstruction are not the particle's core: the blur, SIRT and
 //! the missing wedge dim a core's thin parts (NR4's bipyramid tips) and round its edges, so that
-//! core alloys too fast in the simulation and D comes out low (NR4 at 0.5 nm −6.9%; −1.1% from
-//! the true core in the same mask). Here the two-phase state is imaged without noise through the
+//! core alloys too fast in the simulation and D comes out low (NR4 at 0.5 nm in the phantom's own
+//! mask: −6.8% from the brightest voxels, −1.1% from the true core). Here the two-phase state is imaged without noise through the
 //! experiment's own chain, the difference between the measured and the simulated composition is
 //! smoothed and added to a running field, and the state is cut from that field again. This module
 //! owns those steps; the calibration of a reconstruction into composition is
@@ -127,6 +127,7 @@ pub fn matched_start(
             .reconstruction
             .context("the chain kept no reconstruction")?;
         let mut residual = measured.clone();
+        // A simulated reconstruction has no background: the vacuum around the particle is 0.
         residual -= &calibrate(&reconstruction, 0.0)?;
         let residual_rms = rms_in(&residual, mask);
         let smoothed =
