@@ -684,6 +684,30 @@ fn batch_keeps_going_past_a_failure_resumes_and_summarizes() {
     );
     assert!(rows[2].starts_with("broken,failed,"), "{csv}");
     assert!(dir.join("results/summary.md").is_file());
+
+    // A fit the data do not bound writes its infinite SDs as null (JSON has no infinity), as a
+    // 4 nm NR1 with three times did; its report must still read back.
+    let mut unbounded = report.clone();
+    unbounded["sd_m2s"] = serde_json::Value::Null;
+    unbounded["sd_1e19"] = serde_json::Value::Null;
+    for (section, sds) in [
+        ("fit", ["sd_m2s", "sd_independent_m2s"]),
+        ("start_level", ["sd_at_level_m2s", "sd_from_smoothing_m2s"]),
+    ] {
+        for sd in sds {
+            unbounded[section][sd] = serde_json::Value::Null;
+        }
+    }
+    std::fs::create_dir(dir.join("results/unbounded")).unwrap();
+    std::fs::write(
+        dir.join("results/unbounded/report.json"),
+        unbounded.to_string(),
+    )
+    .unwrap();
+    let output = alloyfit(&["summarize", "results"], dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let csv = std::fs::read_to_string(dir.join("results/summary.csv")).unwrap();
+    assert!(csv.contains("\nunbounded,done,"), "{csv}");
     // Nothing half-written or hidden is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.join("results"))
         .unwrap()

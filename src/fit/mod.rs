@@ -298,9 +298,11 @@ impl SpreadModel for ExactModel<'_, '_> {
 pub struct FitOutcome {
     pub d_m2s: f64,
     /// SD(D) with the error the measured points share through S(0) (see [`uncertainty`]).
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_m2s: f64,
     /// SD(D) as if the points' errors were independent, σ/√(Σ J_k²): docs/METHOD.md §4.6's formula,
     /// which the shared error makes too small.
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_independent_m2s: f64,
     pub log10_d: f64,
     pub mse: f64,

@@ -22,11 +22,13 @@ const WARN_ABOVE_SD: f64 = 2.0;
 pub struct StartCheck {
     pub start_mask: StartMask,
     pub d_m2s: f64,
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_m2s: f64,
     pub mse: f64,
     /// (D_check − D)/D.
     pub shift_relative: f64,
     /// (D_check − D)/SD, with the SD of the first fit.
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub shift_sd: f64,
 }
 

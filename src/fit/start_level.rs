@@ -85,9 +85,11 @@ pub struct StartLevel {
     /// The smoothing width of the fit (`data.start_smoothing_voxels`).
     pub smoothing_voxels: f64,
     /// The width's share of the SD of D ([`smoothing_share`]).
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_from_smoothing_m2s: f64,
     /// SD(D) at the fitted level, as if the level were known; the fit's `sd_m2s` adds the level's
     /// and the width's shares.
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_at_level_m2s: f64,
     /// The best level and D at the widths either side (empty where they were not fitted).
     #[serde(default)]

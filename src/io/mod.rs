@@ -72,8 +72,10 @@ impl VolumeFile {
     }
 }
 
-/// Reads an f64 that JSON holds as null because it was NaN (JSON has no NaN; serde_json writes
-/// null), for report fields that are NaN where they cannot be measured.
+/// Reads an f64 that JSON holds as null because it was not finite (JSON has no NaN or infinity;
+/// serde_json writes null), as NaN: for report fields that are NaN where they cannot be measured,
+/// and SDs that are infinite where the data do not bound D (a report alloyfit wrote must read
+/// back, or a batch's summary fails on it).
 pub(crate) fn nan_for_null<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<f64, D::Error> {

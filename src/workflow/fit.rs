@@ -41,9 +41,11 @@ pub struct Timings {
 pub struct Report {
     pub particle: String,
     pub d_m2s: f64,
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_m2s: f64,
     /// D and SD in units of 1e-19 m²/s, as the paper reports them.
     pub d_1e19: f64,
+    #[serde(deserialize_with = "crate::io::nan_for_null")]
     pub sd_1e19: f64,
     pub mse: f64,
     pub fit: FitOutcome,
