@@ -139,7 +139,7 @@ fn assert_recovers(
 
 /// NC1 at 2 nm with the bundled example's 30 SIRT iterations. With 20 iterations the reconstruction
 /// blurs the core-shell interface enough to bias D by −5%; 2 nm is the coarsest voxel that resolves
-/// it (at 3 nm D comes out +28%). Here D is +0.2% off (0.3 SD). Over 20 noise seeds the fitted
+/// it (at 3 nm D comes out +28%). Here D is +0.1% off (0.1 SD). Over 20 noise seeds the fitted
 /// start mask leaves a bias of +1.1%, the smoothing's rounding of the cube's edges, against a mean
 /// SD of 0.86% with the smoothing's share, and the truth lay within 2 SD in 18 of them
 /// (docs/PERFORMANCE.md, "The start mask's smoothing"). 3%: that bias plus three times those
@@ -154,7 +154,8 @@ fn recovers_the_d_of_a_cube() {
 /// and the t = 0 segmentation cuts into it (25% too few voxels); at 0.75 nm D comes out +15%. The
 /// fitted start level matters most here: the segmented mask's rough surface put D −6.2% (−2.3 SD)
 /// off, the fitted level and the smoothing's share in the SD −0.9% (−1.95 SD; −0.5% when every
-/// start mask had its own table). The 3% of the cube holds here too; a D 10% off fails it.
+/// start mask had its own table), and the matched start state −0.55% (−1.24 SD). The 3% of the cube
+/// holds here too; a D 10% off fails it.
 #[test]
 fn recovers_the_d_of_a_rod() {
     let z = assert_recovers("NR1", 0.5, 3.4e-19, 50, 0.03);
