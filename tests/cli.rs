@@ -1032,7 +1032,7 @@ fn oversampled_synth_keeps_the_particles_intensity() {
 
 /// `synth --fov` reconstructs NC1 at 3 nm on a 23-voxel box (69 nm) that holds the 58 nm cube but
 /// not its 82 nm projection at 45°, from the phantom grid's 39-pixel detector, which the experiment
-/// records; the fit images on that detector and finds D within 5% (measured +0.05%). A box the cube
+/// records; the fit images on that detector and finds D within 5% (measured +0.3%). A box the cube
 /// does not fit is refused by synth; at 21 voxels the cube fits but its blurred edge does not, the
 /// segmentation takes the core for the particle before heating, and the fit refuses it (without
 /// the refusal it fitted D 7 times too high: docs/PERFORMANCE.md).
