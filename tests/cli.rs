@@ -492,6 +492,11 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     ];
     let output = alloyfit(&quantify, dir);
     assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(
+        printed.contains("start state: \"matched\", voxels changed per step: "),
+        "{printed}"
+    );
     assert!(dir.join("exp/quantified/masks/mask_03_t600s.tif").is_file());
     let curve = std::fs::read_to_string(dir.join("exp/quantified/curve.csv")).unwrap();
     assert_eq!(curve.lines().count(), 5, "{curve}");

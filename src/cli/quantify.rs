@@ -65,6 +65,23 @@ pub fn run(args: &Args) -> Result<()> {
             q.alpha[n]
         );
     }
+    if let Some(start) = &q.start_state {
+        // As the experiment file writes it: initial_state = "matched".
+        let rule = serde_json::to_string(&start.rule)?;
+        let changed: Vec<String> = start
+            .match_steps
+            .iter()
+            .map(|step| step.changed_voxels.to_string())
+            .collect();
+        if changed.is_empty() {
+            println!("start state: {rule}");
+        } else {
+            println!(
+                "start state: {rule}, voxels changed per step: {}",
+                changed.join(", ")
+            );
+        }
+    }
     if let Some(cv) = q.noise_cv {
         println!("noise CV (central slice, last time): {cv:.4}");
     }
