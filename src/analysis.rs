@@ -433,29 +433,20 @@ pub fn prepare_segmented<'a>(
     ));
     let mut chain = ImagingChain::new(backend, &imaging, &region)?;
     chain.check_detector_holds(&prepared.mask)?;
-    let (start_state, match_correction) = match e.data.measured_files() {
-        None => (None, None),
-        Some(_) if e.data.initial_state != InitialState::Matched => (
-            Some(StartStateReport {
-                rule: e.data.initial_state,
-                match_steps: Vec::new(),
-            }),
-            None,
-        ),
-        Some(_) if reshaped.is_some() => {
+    // A measured curve starts from a phantom; reconstructions start by the experiment's rule,
+    // except that a reshaped mask is not the particle the t = 0 reconstruction shows.
+    let start_rule = e.data.measured_files().map(|_| match e.data.initial_state {
+        InitialState::Matched if reshaped.is_some() => {
             progress.line(
                 "the start state is two-phase: a reshaped mask is not the particle the t = 0 \
                  reconstruction shows, so it cannot be matched to it",
             );
-            (
-                Some(StartStateReport {
-                    rule: InitialState::TwoPhase,
-                    match_steps: Vec::new(),
-                }),
-                None,
-            )
+            InitialState::TwoPhase
         }
-        Some(_) => {
+        rule => rule,
+    });
+    let match_correction = match start_rule {
+        Some(InitialState::Matched) => {
             let matched = matched_start(
                 backend,
                 &mut chain,
@@ -471,15 +462,16 @@ pub fn prepare_segmented<'a>(
                 progress,
             )?;
             prepared.composition = matched.composition;
-            (
-                Some(StartStateReport {
-                    rule: InitialState::Matched,
-                    match_steps: matched.correction.steps.clone(),
-                }),
-                Some(matched.correction),
-            )
+            Some(matched.correction)
         }
+        _ => None,
     };
+    let start_state = start_rule.map(|rule| StartStateReport {
+        rule,
+        match_steps: match_correction
+            .as_ref()
+            .map_or_else(Vec::new, |correction| correction.steps.clone()),
+    });
     let alloyed_state = Trajectory::new(backend, &alloyed, &prepared.mask, e.fit.beta)?;
     let (noise_cv, dose, dose_calibration) = match earlier {
         Some(TakenOver {
