@@ -96,25 +96,22 @@ pub fn matched_start(
     };
     let measured = calibrate(input.reconstruction, input.background)?;
     let voxel_nm = input.reconstruction.voxel_nm();
+    // The two-phase state of a composition field: its brightest c̄·N voxels in the mask.
+    let cut = |field: Array3<f32>| {
+        two_phase(&Volume::new(field, voxel_nm)?, mask, input.mean_au_fraction)
+    };
     if let Some(correction) = correction {
         check_same_grid(
             "start correction and mask",
             correction.field.grid(),
             mask.grid(),
         )?;
-        let mut field = measured.clone();
-        field += correction.field.data();
-        let composition = two_phase(&Volume::new(field, voxel_nm)?, mask, input.mean_au_fraction)?;
         return Ok(MatchedStart {
-            composition,
+            composition: cut(&measured + correction.field.data())?,
             correction: correction.clone(),
         });
     }
-    let mut composition = two_phase(
-        &Volume::new(measured.mapv(|c| c.clamp(0.0, 1.0)), voxel_nm)?,
-        mask,
-        input.mean_au_fraction,
-    )?;
+    let mut composition = cut(measured.mapv(|c| c.clamp(0.0, 1.0)))?;
     let mut field = measured.clone();
     let mut steps = Vec::with_capacity(MATCH_STEPS);
     for step in 1..=MATCH_STEPS {
@@ -133,11 +130,7 @@ pub fn matched_start(
         let smoothed =
             quantify::smoothed(&Volume::new(residual, voxel_nm)?, RESIDUAL_SMOOTHING_VOXELS)?;
         field += smoothed.data();
-        let next = two_phase(
-            &Volume::new(field.clone(), voxel_nm)?,
-            mask,
-            input.mean_au_fraction,
-        )?;
+        let next = cut(field.clone())?;
         let changed_voxels = next
             .as_slice()
             .iter()
