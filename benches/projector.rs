@@ -3,7 +3,9 @@
 //! The peer, ASTRA's CPU `linear` projector, is timed by benches/astra_peer.py on the same workload.
 //!
 //! `cargo bench --bench projector`; `ALLOYFIT_BENCH_SIZES=128,256` picks the slice sizes (n_k = 16
-//! slices each: every slice is an independent 2D problem, so throughput does not depend on n_k).
+//! slices each: every slice is an independent 2D problem). A lone forward or back projection, as
+//! timed here, walks its rays into the CPU's ray table first; SIRT walks them once per run, so its
+//! iterations show the projectors' own speed.
 
 use std::hint::black_box;
 

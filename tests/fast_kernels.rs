@@ -93,7 +93,8 @@ fn the_fast_forward_projector_is_the_twin_bit_for_bit() {
         let len = (p.n_angles * p.grid.n_k * p.n_det) as usize;
         let (mut twin, mut quick) = (vec![0.0; len], vec![0.0; len]);
         cpu::forward_project::forward_project(&volume, &rays, &p, &mut twin);
-        fast::forward_project::forward_project(&volume, &rays, &p, &mut quick);
+        let table = fast::projector::RayTable::new(&rays, &p).unwrap();
+        fast::forward_project::forward_project(&volume, &table, &mut quick);
         assert!(
             same_bits(&twin, &quick),
             "{} angles, {} pixels at pitch {}",
@@ -113,7 +114,8 @@ fn the_fast_back_projector_matches_the_twin() {
         let len = (p.grid.n_k * p.grid.n_i * p.grid.n_j) as usize;
         let (mut twin, mut quick) = (vec![0.0; len], vec![0.0; len]);
         cpu::back_project::back_project(&series, &rays, &p, &mut twin);
-        fast::back_project::back_project(&series, &rays, &p, &mut quick);
+        let table = fast::projector::RayTable::new(&rays, &p).unwrap();
+        fast::back_project::back_project(&series, &table, &mut quick);
         let scale = twin.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let worst = twin
             .iter()

@@ -19,6 +19,7 @@ use super::cpu::smooth_noise::{SmoothNoiseParams, smooth_noise};
 use super::fast::back_project::back_project;
 use super::fast::diffusion::{diffusion_step, diffusion_steps};
 use super::fast::forward_project::forward_project;
+use super::fast::projector::RayTable;
 use super::gpu::{GpuContext, GpuEncoder, GpuGeometry, GpuMask, GpuVolume};
 
 /// The kernels, on buffers kept where the backend keeps them.
@@ -175,11 +176,8 @@ pub fn blur<K: Kernels>(
 /// each call runs at once, so the encoder carries nothing.
 pub struct CpuKernels;
 
-/// A tilt geometry on the host.
-pub struct CpuGeometry {
-    rays: Vec<Ray>,
-    params: ProjectorParams,
-}
+/// A tilt geometry on the host: every ray's steps, walked once.
+pub type CpuGeometry = RayTable;
 
 impl Kernels for CpuKernels {
     type Buffer = Vec<f32>;
@@ -199,10 +197,7 @@ impl Kernels for CpuKernels {
         Ok(bits.to_vec())
     }
     fn geometry(&self, rays: &[Ray], params: &ProjectorParams) -> Result<CpuGeometry> {
-        Ok(CpuGeometry {
-            rays: rays.to_vec(),
-            params: *params,
-        })
+        RayTable::new(rays, params)
     }
     fn download(&self, _encoder: (), buffer: &Vec<f32>) -> Result<Vec<f32>> {
         Ok(buffer.clone())
@@ -261,7 +256,7 @@ impl Kernels for CpuKernels {
         volume: &Vec<f32>,
         series: &mut Vec<f32>,
     ) {
-        forward_project(volume, &geometry.rays, &geometry.params, series);
+        forward_project(volume, geometry, series);
     }
     fn back(
         &self,
@@ -270,7 +265,7 @@ impl Kernels for CpuKernels {
         series: &Vec<f32>,
         volume: &mut Vec<f32>,
     ) {
-        back_project(series, &geometry.rays, &geometry.params, volume);
+        back_project(series, geometry, volume);
     }
     fn residual(
         &self,

@@ -12,9 +12,8 @@
 
 use rayon::prelude::*;
 
-use super::projector::{LANES, Lanes, SliceBlock, walk_ray};
+use super::projector::{LANES, Lanes, RayTable, SliceBlock};
 use super::{Vectorised, run_vectorised};
-use crate::backend::cpu::projector::{ProjectorParams, Ray, detector_u};
 
 /// `volume[k][i][j]` = Σ over angles and pixels of weight · `series[a][k][m]` (Aᵀ applied).
 ///
@@ -22,38 +21,35 @@ use crate::backend::cpu::projector::{ProjectorParams, Ray, detector_u};
 /// a volume has few blocks (five for NC1 at 2 nm, nine at 1 nm), and one task per block left a
 /// core idle for a third of the time on two cores. The split is fixed, so the result does not
 /// depend on the number of threads.
-pub fn back_project(series: &[f32], rays: &[Ray], p: &ProjectorParams, volume: &mut [f32]) {
+pub fn back_project(series: &[f32], table: &RayTable, volume: &mut [f32]) {
+    let (rays, p) = (table.rays(), table.params());
     let slice_len = (p.grid.n_i * p.grid.n_j) as usize;
     let half = rays.len() / 2;
     volume
         .par_chunks_mut(LANES * slice_len)
         .enumerate()
         .for_each(|(index, slices)| {
-            let part = |first_angle: usize, rays: &[Ray]| {
+            let part = |angles: std::ops::Range<usize>| {
                 let mut block = SliceBlock::zeros(index * LANES, p);
                 run_vectorised(BackProjectBlock {
                     series,
-                    rays,
-                    first_angle,
-                    p,
+                    table,
+                    angles,
                     block: &mut block,
                 });
                 block
             };
-            let (mut block, second) =
-                rayon::join(|| part(0, &rays[..half]), || part(half, &rays[half..]));
+            let (mut block, second) = rayon::join(|| part(0..half), || part(half..rays.len()));
             block.add(&second);
             block.scatter(slices, p);
         });
 }
 
-/// Adds Aᵀ `series` into one block, for the angles of `rays`, the first of which is angle
-/// `first_angle` of the series.
+/// Adds Aᵀ `series` into one block, for `angles`.
 struct BackProjectBlock<'a> {
     series: &'a [f32],
-    rays: &'a [Ray],
-    first_angle: usize,
-    p: &'a ProjectorParams,
+    table: &'a RayTable,
+    angles: std::ops::Range<usize>,
     block: &'a mut SliceBlock,
 }
 
@@ -62,15 +58,16 @@ impl Vectorised for BackProjectBlock<'_> {
     fn run(self) {
         let BackProjectBlock {
             series,
-            rays,
-            first_angle,
-            p,
+            table,
+            angles,
             block,
         } = self;
+        let p = table.params();
         let n_det = p.n_det as usize;
         let lanes_used = block.lanes_used(p.grid.n_k);
         let mut values: Vec<Lanes> = vec![[0.0; LANES]; n_det];
-        for (a, ray) in (first_angle..).zip(rays) {
+        for a in angles {
+            let ray = &table.rays()[a];
             for lane in 0..lanes_used {
                 let start = (a * p.grid.n_k as usize + block.first_k() + lane) * n_det;
                 for (value, &sample) in values.iter_mut().zip(&series[start..start + n_det]) {
@@ -80,7 +77,7 @@ impl Vectorised for BackProjectBlock<'_> {
             let entries = block.entries_mut();
             for (m, y) in values.iter().enumerate() {
                 let y = *y;
-                walk_ray(ray, detector_u(m as u32, p), p, |lower, upper, w| {
+                table.walk(a, m, |lower, upper, w| {
                     entries[lower] = add_scaled(entries[lower], 1.0 - w, y);
                     entries[upper] = add_scaled(entries[upper], w, y);
                 });

@@ -4,12 +4,12 @@
 
 use rayon::prelude::*;
 
-use super::projector::{LANES, SliceBlock, walk_ray};
+use super::projector::{LANES, RayTable, SliceBlock};
 use super::{Vectorised, run_vectorised};
-use crate::backend::cpu::projector::{ProjectorParams, Ray, detector_u};
 
 /// `series[a][k][m]` = the line integral (in voxel lengths) of slice k along ray (a, m).
-pub fn forward_project(volume: &[f32], rays: &[Ray], p: &ProjectorParams, series: &mut [f32]) {
+pub fn forward_project(volume: &[f32], table: &RayTable, series: &mut [f32]) {
+    let p = table.params();
     let blocks: Vec<SliceBlock> = volume
         .par_chunks(LANES * (p.grid.n_i * p.grid.n_j) as usize)
         .enumerate()
@@ -18,12 +18,12 @@ pub fn forward_project(volume: &[f32], rays: &[Ray], p: &ProjectorParams, series
     let image = (p.grid.n_k * p.n_det) as usize;
     series
         .par_chunks_mut(image)
-        .zip(rays)
-        .for_each(|(projection, ray)| {
+        .enumerate()
+        .for_each(|(angle, projection)| {
             run_vectorised(ProjectImage {
                 blocks: &blocks,
-                ray,
-                p,
+                table,
+                angle,
                 projection,
             });
         });
@@ -32,8 +32,8 @@ pub fn forward_project(volume: &[f32], rays: &[Ray], p: &ProjectorParams, series
 /// One projection image (`[k][m]`) of every block.
 struct ProjectImage<'a> {
     blocks: &'a [SliceBlock],
-    ray: &'a Ray,
-    p: &'a ProjectorParams,
+    table: &'a RayTable,
+    angle: usize,
     projection: &'a mut [f32],
 }
 
@@ -42,16 +42,18 @@ impl Vectorised for ProjectImage<'_> {
     fn run(self) {
         let ProjectImage {
             blocks,
-            ray,
-            p,
+            table,
+            angle,
             projection,
         } = self;
+        let p = table.params();
+        let ray = &table.rays()[angle];
         let n_det = p.n_det as usize;
         for block in blocks {
             let entries = block.entries();
             for m in 0..p.n_det {
                 let mut sum = [0.0; LANES];
-                walk_ray(ray, detector_u(m, p), p, |lower, upper, w| {
+                table.walk(angle, m as usize, |lower, upper, w| {
                     let (lower, upper) = (&entries[lower], &entries[upper]);
                     for lane in 0..LANES {
                         sum[lane] += (1.0 - w) * lower[lane] + w * upper[lane];

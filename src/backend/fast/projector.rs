@@ -1,10 +1,13 @@
-//! The slice blocks both fast projectors work on. Every k-slice is the same 2D problem, so the fast
-//! projectors take [`LANES`] slices at once: a [`SliceBlock`] interleaves them voxel by voxel, each
-//! ray step's index and weight are computed once for all of them, and the arithmetic on the voxels
-//! is one 8-wide vector operation. Per slice the operations and their order are those of the
-//! one-slice loop of the twin, so results do not change.
+//! The slice blocks and the ray table both fast projectors work on. Every k-slice is the same 2D
+//! problem, so the fast projectors take [`LANES`] slices at once: a [`SliceBlock`] interleaves them
+//! voxel by voxel, each ray step's entry and weight come once for all of them from the
+//! [`RayTable`], and the arithmetic on the voxels is one 8-wide vector operation. Per slice the
+//! operations and their order are those of the one-slice loop of the twin, so results do not
+//! change.
 
-use crate::backend::cpu::projector::{ProjectorParams, Ray, ray_coordinate};
+use anyhow::Result;
+
+use crate::backend::cpu::projector::{ProjectorParams, Ray, detector_u, ray_coordinate};
 
 /// Slices projected together: one AVX2 register of f32.
 pub const LANES: usize = 8;
@@ -97,11 +100,10 @@ const STEP_CHUNK: usize = 8;
 /// floor(t) + 1, which carry weights 1 − w and w.
 ///
 /// The coordinates of [`STEP_CHUNK`] steps are computed at once, as plain loops over arrays that
-/// compile to vector instructions: per step the scalar arithmetic (coordinate, floor, weight,
-/// entry index) otherwise outweighed the one vector operation on the slices. Each step's
+/// compile to vector instructions: a lone projection pays for its [`RayTable`]'s walk. Each step's
 /// coordinate is the same f32 expression as in [`ray_coordinate`], so the weights are the same.
 #[inline(always)]
-pub fn walk_ray(ray: &Ray, u: f32, p: &ProjectorParams, mut visit: impl FnMut(usize, usize, f32)) {
+fn walk_ray(ray: &Ray, u: f32, p: &ProjectorParams, mut visit: impl FnMut(usize, usize, f32)) {
     // Entry indices fit in u32: 2^32 entries of a block would take 128 GiB.
     let width = p.grid.n_j + 2;
     let (steps, across, stride_along, stride_across) = if ray.steps_rows == 1 {
@@ -143,5 +145,93 @@ pub fn walk_ray(ray: &Ray, u: f32, p: &ProjectorParams, mut visit: impl FnMut(us
             }
         }
         first += STEP_CHUNK as u32;
+    }
+}
+
+/// One ray step whose voxel pair touches the slice: the [`SliceBlock`] entry of the voxel at
+/// floor(t) and the weight w of the voxel after it (the one at floor(t) has 1 − w).
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    lower: u32,
+    w: f32,
+}
+
+/// Every ray's steps through a slice, walked once and kept. A SIRT run projects with the same rays
+/// twice per iteration, and each projection walks them once per block of slices; walking them anew
+/// each time had cost more than the vector arithmetic on the slices (docs/PERFORMANCE.md, "The ray
+/// table").
+pub struct RayTable {
+    rays: Vec<Ray>,
+    params: ProjectorParams,
+    /// Ray (angle a, pixel m) owns `steps[starts[a·n_det + m]..starts[a·n_det + m + 1]]`.
+    starts: Vec<usize>,
+    steps: Vec<Step>,
+    /// Entry offset from a pair's voxel at floor(t) to the one after it, per angle: the next column
+    /// for rays that step through rows, the next row otherwise.
+    strides: Vec<usize>,
+}
+
+impl RayTable {
+    /// Walks every ray of `rays` × the detector's pixels once ([`walk_ray`]).
+    pub fn new(rays: &[Ray], p: &ProjectorParams) -> Result<RayTable> {
+        // At most one step per row or column.
+        let most_steps =
+            rays.len() as u64 * u64::from(p.n_det) * u64::from(p.grid.n_i.max(p.grid.n_j));
+        crate::memory::check(
+            || {
+                format!(
+                    "the ray table of {} angles × {} pixels",
+                    rays.len(),
+                    p.n_det
+                )
+            },
+            most_steps * std::mem::size_of::<Step>() as u64,
+        )?;
+        let mut starts = Vec::with_capacity(rays.len() * p.n_det as usize + 1);
+        starts.push(0);
+        let mut steps = Vec::new();
+        let mut strides = Vec::with_capacity(rays.len());
+        for ray in rays {
+            let mut stride = 1;
+            for m in 0..p.n_det {
+                walk_ray(ray, detector_u(m, p), p, |lower, upper, w| {
+                    stride = upper - lower;
+                    // Entry indices fit in u32 (see walk_ray).
+                    steps.push(Step {
+                        lower: lower as u32,
+                        w,
+                    });
+                });
+                starts.push(steps.len());
+            }
+            strides.push(stride);
+        }
+        Ok(RayTable {
+            rays: rays.to_vec(),
+            params: *p,
+            starts,
+            steps,
+            strides,
+        })
+    }
+
+    pub fn rays(&self) -> &[Ray] {
+        &self.rays
+    }
+
+    pub fn params(&self) -> &ProjectorParams {
+        &self.params
+    }
+
+    /// Calls `visit(lower, upper, w)` for each step of ray (`angle`, pixel `m`) with the
+    /// [`SliceBlock`] entries of the voxel pair, which carry weights 1 − w and w.
+    #[inline(always)]
+    pub fn walk(&self, angle: usize, m: usize, mut visit: impl FnMut(usize, usize, f32)) {
+        let ray = angle * self.params.n_det as usize + m;
+        let stride = self.strides[angle];
+        for step in &self.steps[self.starts[ray]..self.starts[ray + 1]] {
+            let lower = step.lower as usize;
+            visit(lower, lower + stride, step.w);
+        }
     }
 }
