@@ -27,6 +27,11 @@ use uncertainty::{PointCovariance, standard_deviation};
 /// Table knots, uniform in √τ from 0 to saturation: 33 keep the interpolation error in α at 9e-4
 /// (measured by tests/fit.rs on NC1; 25 gave 1.8e-3), under a measured curve's noise.
 pub const TABLE_POINTS_DEFAULT: usize = 33;
+/// The experiment's times after 0 at which a table's correction images its start mask. Four of
+/// nine put each mask's D within 0.1% of where all nine put it on NC1, NR1 and NR4; three were up
+/// to 0.2% off on NR1, and three uniform in √τ missed an early dip of its correction, up to 0.8% of
+/// D (docs/PERFORMANCE.md, "Four knots per correction").
+pub const CORRECTION_KNOTS: usize = 4;
 /// The table ends where the composition's spread has fallen to this fraction of its start.
 const SATURATION_STD_RATIO: f64 = 1e-3;
 /// An initial composition with a smaller spread has nothing measurable to alloy.
@@ -65,14 +70,14 @@ pub struct SpreadTable {
 }
 
 /// What makes a table imaged for one start mask another mask's (`fit::start_level`): that mask's
-/// simulated spreads at the experiment's times for one D, less the table's there, interpolated in
-/// √τ (PCHIP, flat beyond the last time). The difference between two masks a surface layer apart
-/// is small and smooth in τ, so a few knots carry it where a table needs
+/// simulated spreads less the table's, at τ = 0 and at [`CORRECTION_KNOTS`] of the experiment's
+/// times for one D, interpolated in √τ (PCHIP, flat beyond the last). The difference between two
+/// masks a surface layer apart is small and smooth in τ, so a few knots carry it where a table needs
 /// [`TABLE_POINTS_DEFAULT`]; at the knots the corrected table gives the imaged spreads exactly,
 /// and between them the base table's shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableCorrection {
-    /// The D whose τ at the experiment's times were imaged.
+    /// The D whose τ at the correction's times were imaged.
     pub d_m2s: f64,
     pub sqrt_tau_nm: Vec<f64>,
     /// The start mask's spread less the base table's at each knot.
@@ -125,8 +130,8 @@ impl SpreadTable {
     }
 
     /// This table, imaged for another start mask, made the simulator's: the simulator's spreads
-    /// imaged at the times of `q` (its quantification) for `d_m2s` (τ = 0 is its simulated S(0),
-    /// no run) and the difference to this table's own knots interpolated between them
+    /// imaged at [`correction_times`] of `q` (its quantification) for `d_m2s` (τ = 0 is its
+    /// simulated S(0), no run), less this table's there, interpolated between them
     /// ([`TableCorrection`]). Any correction this table had is replaced.
     pub fn corrected_for(
         &self,
@@ -137,14 +142,15 @@ impl SpreadTable {
         d_m2s: f64,
         progress: &mut dyn Progress,
     ) -> Result<SpreadTable> {
-        let (times_s, spread_initial) = (&q.times_s, q.simulated_spread_initial);
+        let times_s = correction_times(&q.times_s);
+        let spread_initial = q.simulated_spread_initial;
         let mut sqrt_tau_nm = Vec::with_capacity(times_s.len());
         let mut differences = Vec::with_capacity(times_s.len());
         let mut chain_runs = 0;
         let diffusion_steps = diffuse_through_times(
             backend,
             simulator,
-            times_s,
+            &times_s,
             beta,
             d_m2s,
             |simulator, state, n| {
@@ -207,6 +213,23 @@ impl SpreadModel for SpreadTable {
     fn diffusion_steps(&self) -> u64 {
         self.diffusion_steps
     }
+}
+
+/// The times at which a table's correction images its start mask: 0 and [`CORRECTION_KNOTS`] of
+/// `times_s`'s later times, spread evenly over their order with the first and the last among them
+/// (all of `times_s` where it has no more).
+fn correction_times(times_s: &[f64]) -> Vec<f64> {
+    let later: Vec<f64> = times_s.iter().copied().filter(|&t| t > 0.0).collect();
+    if later.len() <= CORRECTION_KNOTS {
+        return times_s.to_vec();
+    }
+    let last = (later.len() - 1) as f64;
+    std::iter::once(0.0)
+        .chain(
+            (0..CORRECTION_KNOTS)
+                .map(|j| later[(last * j as f64 / (CORRECTION_KNOTS - 1) as f64).round() as usize]),
+        )
+        .collect()
 }
 
 /// The simulated spread of `trajectory`'s snapshot, and whether the chain ran for it: at τ = 0 it

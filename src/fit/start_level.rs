@@ -23,9 +23,10 @@
 //!
 //! Cost: only the first mask (level 1 at the experiment's width) is prepared and fitted in full,
 //! with its dose calibration and its own table. Every other mask takes over its noise and dose and
-//! fits on its table corrected at the experiment's times (`SpreadTable::corrected_for`): 11 chain
-//! runs against 38, so that the whole search (8–9 masks on the particles measured) costs about two
-//! fits. In exact mode every mask is fitted in full, on the first mask's dose.
+//! fits on its table corrected at a few of its times (`SpreadTable::corrected_for`): 6 chain runs
+//! (its S(0), S₁₀₀ and [`super::CORRECTION_KNOTS`] times) against 38, so that the whole search (8–9
+//! masks on the particles measured) costs about two fits. In exact mode every mask is fitted in
+//! full, on the first mask's dose.
 
 use std::time::Instant;
 
@@ -277,8 +278,7 @@ impl<'a> ShapeSearch<'a, '_> {
         let outcome = match self.first.as_ref().and_then(|first| first.table.as_ref()) {
             Some((table, d_m2s)) => {
                 progress.line(&format!(
-                    "{described}: imaging the {} times after 0 at D = {d_m2s:.4e} m²/s to correct the first mask's table",
-                    q.times_s.iter().filter(|&&t| t > 0.0).count()
+                    "{described}: correcting the first mask's table, imaged at D = {d_m2s:.4e} m²/s"
                 ));
                 let corrected = table.corrected_for(
                     self.backend,
