@@ -6,6 +6,7 @@
 //! change.
 
 use anyhow::Result;
+use rayon::prelude::*;
 
 use crate::backend::cpu::projector::{ProjectorParams, Ray, detector_u, ray_coordinate};
 
@@ -171,8 +172,39 @@ pub struct RayTable {
     strides: Vec<usize>,
 }
 
+/// One angle's part of a [`RayTable`]: its pixels' steps, where each pixel's end, and the stride.
+struct AngleSteps {
+    steps: Vec<Step>,
+    ends: Vec<usize>,
+    stride: usize,
+}
+
+impl AngleSteps {
+    fn walk(ray: &Ray, p: &ProjectorParams) -> AngleSteps {
+        let mut angle = AngleSteps {
+            steps: Vec::new(),
+            ends: Vec::with_capacity(p.n_det as usize),
+            stride: 1,
+        };
+        for m in 0..p.n_det {
+            walk_ray(ray, detector_u(m, p), p, |lower, upper, w| {
+                angle.stride = upper - lower;
+                // Entry indices fit in u32 (see walk_ray).
+                angle.steps.push(Step {
+                    lower: lower as u32,
+                    w,
+                });
+            });
+            angle.ends.push(angle.steps.len());
+        }
+        angle
+    }
+}
+
 impl RayTable {
-    /// Walks every ray of `rays` × the detector's pixels once ([`walk_ray`]).
+    /// Walks every ray of `rays` × the detector's pixels once ([`walk_ray`]), the angles in
+    /// parallel: on one thread the walk cost as much as the projection it served (a lone forward
+    /// projection of 16 slices of 112² took 4.4 ms against 2.5 ms).
     pub fn new(rays: &[Ray], p: &ProjectorParams) -> Result<RayTable> {
         // At most one step per row or column.
         let most_steps =
@@ -187,32 +219,27 @@ impl RayTable {
             },
             most_steps * std::mem::size_of::<Step>() as u64,
         )?;
-        let mut starts = Vec::with_capacity(rays.len() * p.n_det as usize + 1);
-        starts.push(0);
-        let mut steps = Vec::new();
-        let mut strides = Vec::with_capacity(rays.len());
-        for ray in rays {
-            let mut stride = 1;
-            for m in 0..p.n_det {
-                walk_ray(ray, detector_u(m, p), p, |lower, upper, w| {
-                    stride = upper - lower;
-                    // Entry indices fit in u32 (see walk_ray).
-                    steps.push(Step {
-                        lower: lower as u32,
-                        w,
-                    });
-                });
-                starts.push(steps.len());
-            }
-            strides.push(stride);
-        }
-        Ok(RayTable {
+        let angles: Vec<AngleSteps> = rays
+            .par_iter()
+            .map(|ray| AngleSteps::walk(ray, p))
+            .collect();
+        let mut table = RayTable {
             rays: rays.to_vec(),
             params: *p,
-            starts,
-            steps,
-            strides,
-        })
+            starts: Vec::with_capacity(rays.len() * p.n_det as usize + 1),
+            steps: Vec::with_capacity(angles.iter().map(|angle| angle.steps.len()).sum()),
+            strides: Vec::with_capacity(rays.len()),
+        };
+        table.starts.push(0);
+        for angle in angles {
+            let offset = table.steps.len();
+            table
+                .starts
+                .extend(angle.ends.iter().map(|end| offset + end));
+            table.steps.extend(angle.steps);
+            table.strides.push(angle.stride);
+        }
+        Ok(table)
     }
 
     pub fn rays(&self) -> &[Ray] {
