@@ -501,6 +501,38 @@ fn synth_quantify_and_fit_make_their_folders_and_refuse_to_overwrite() {
     let curve = std::fs::read_to_string(dir.join("exp/quantified/curve.csv")).unwrap();
     assert_eq!(curve.lines().count(), 5, "{curve}");
 
+    // A reshaped mask is not the particle the t = 0 reconstruction shows: the matched start falls
+    // back to the two-phase one and says so.
+    let reshaped = experiment.replacen(
+        "[data]\n",
+        "[data]\nreshaped_mask = \"quantified/masks/mask_00_t0s.tif\"\n",
+        1,
+    );
+    assert_ne!(reshaped, experiment, "no [data] table in {experiment}");
+    std::fs::write(dir.join("exp/reshaped.toml"), reshaped).unwrap();
+    let output = alloyfit(
+        &[
+            "quantify",
+            "exp/reshaped.toml",
+            "--out",
+            "requantified",
+            "--device",
+            "cpu",
+        ],
+        dir,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the start state is two-phase: a reshaped mask"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("start state: \"two-phase\"\n"),
+        "{}",
+        stdout(&output)
+    );
+
     let fit = [
         "fit",
         "exp/experiment.toml",
