@@ -108,10 +108,19 @@ def test_a_bad_experiment_argument_is_refused():
         alloyfit.fit(EXAMPLE, mode="fast", device="cpu")
 
 
+LONG_SIRT_ITERATIONS = 2000
+
+
 def long_sirt(**options):
-    """A SIRT of a few seconds on the CPU: 64 slices of 96², 71 angles, 400 iterations."""
+    """A SIRT of about 12 s on a 2-core CPU, uninterrupted: 64 slices of 96², 71 angles.
+
+    At 400 iterations (2.4 s since the ray table) one CI run saw the call end with a signal sent
+    at 0.5 s unhandled; 2000 give the test its margin back.
+    """
     series = np.ones((71, 64, 96), np.float32)
-    return alloyfit.sirt(series, np.arange(-70, 71, 2.0), 400, device="cpu", **options)
+    return alloyfit.sirt(
+        series, np.arange(-70, 71, 2.0), LONG_SIRT_ITERATIONS, device="cpu", **options
+    )
 
 
 def test_ctrl_c_stops_a_long_call_at_its_next_step():
@@ -122,8 +131,8 @@ def test_ctrl_c_stops_a_long_call_at_its_next_step():
     with pytest.raises(KeyboardInterrupt):
         long_sirt(progress=lambda kind, text, done, total: steps.append(done))
     timer.join()
-    # It stopped well before the 400 iterations, soon after the signal.
-    assert 0 < len(steps) < 400
+    # It stopped well before the last iteration, soon after the signal.
+    assert 0 < len(steps) < LONG_SIRT_ITERATIONS // 4
     assert time.monotonic() - started < 5.0
 
 
@@ -156,7 +165,7 @@ def test_long_calls_release_the_gil():
     counter.start()
     try:
         started = time.monotonic()
-        alloyfit.sirt(np.ones((71, 32, 96), np.float32), np.arange(-70, 71, 2.0), 150, device="cpu")
+        alloyfit.sirt(np.ones((71, 32, 96), np.float32), np.arange(-70, 71, 2.0), 600, device="cpu")
         elapsed = time.monotonic() - started
     finally:
         done.set()
