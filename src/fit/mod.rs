@@ -130,7 +130,7 @@ impl SpreadTable {
     }
 
     /// This table, imaged for another start mask, made the simulator's: the simulator's spreads
-    /// imaged at [`correction_times`] of `q` (its quantification) for `d_m2s` (τ = 0 is its
+    /// imaged at `correction_times` of `q` (its quantification) for `d_m2s` (τ = 0 is its
     /// simulated S(0), no run), less this table's there, interpolated between them
     /// ([`TableCorrection`]). Any correction this table had is replaced.
     pub fn corrected_for(
