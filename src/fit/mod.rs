@@ -72,9 +72,9 @@ pub struct SpreadTable {
 /// What makes a table imaged for one start mask another mask's (`fit::start_level`): that mask's
 /// simulated spreads less the table's, at τ = 0 and at [`CORRECTION_KNOTS`] of the experiment's
 /// times for one D, interpolated in √τ (PCHIP, flat beyond the last). The difference between two
-/// masks a surface layer apart is small and smooth in τ, so a few knots carry it where a table needs
-/// [`TABLE_POINTS_DEFAULT`]; at the knots the corrected table gives the imaged spreads exactly,
-/// and between them the base table's shape.
+/// masks a surface layer apart is small and smooth in τ, so a few knots carry it where a table
+/// needs [`TABLE_POINTS_DEFAULT`]; at the knots the corrected table gives the imaged spreads
+/// exactly, and between them the base table's shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableCorrection {
     /// The D whose τ at the correction's times were imaged.

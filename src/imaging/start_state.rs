@@ -4,11 +4,11 @@
 //! The brightest ⌊c̄·N⌉ voxels of a reconstruction are not the particle's core: the blur, SIRT and
 //! the missing wedge dim a core's thin parts (NR4's bipyramid tips) and round its edges, so that
 //! core alloys too fast in the simulation and D comes out low (NR4 at 0.5 nm in the phantom's own
-//! mask: −6.8% from the brightest voxels, −1.1% from the true core). Here the two-phase state is imaged without noise through the
-//! experiment's own chain, the difference between the measured and the simulated composition is
-//! smoothed and added to a running field, and the state is cut from that field again. This module
-//! owns those steps; the calibration of a reconstruction into composition is
-//! [`quantify::calibrated_composition`].
+//! mask: −6.8% from the brightest voxels, −1.1% from the true core). Here the two-phase state is
+//! imaged without noise through the experiment's own chain, the difference between the measured
+//! and the simulated composition is smoothed and added to a running field, and the state is cut
+//! from that field again. This module owns those steps; the calibration of a reconstruction into
+//! composition is [`quantify::calibrated_composition`].
 
 use anyhow::{Context, Result};
 use ndarray::Array3;
